@@ -1,0 +1,1 @@
+"""Everything that touches the web: spiders, download safety, extraction and the differ."""

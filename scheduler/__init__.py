@@ -1,0 +1,1 @@
+"""The daemon: APScheduler jobs, the due queue, the revisit policy and alert dispatch."""

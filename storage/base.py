@@ -1,0 +1,93 @@
+"""The `Store` protocol: the one interface the crawler, the daemon and the CLI use.
+
+Two backends implement it, `SqliteStore` (the embedded default) and `PostgresStore`; one test
+suite runs unchanged on both. Every method that depends on the time takes `now` as an argument,
+so callers (and tests) own the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from storage.model import (
+    Alert,
+    AlertStatus,
+    Article,
+    ArticleStatus,
+    Change,
+    Claim,
+    Event,
+    FetchResult,
+    Page,
+    RecordResult,
+    Revision,
+    RevisionInfo,
+    Source,
+    SourceKind,
+)
+
+Compare = Callable[[Page | None, Page], Sequence[Change]]
+"""The differ's signature: what changed from an old Page (None for a new article) to a new one."""
+
+
+class Store(Protocol):
+    """Where articles, their revisions, events and the alert outbox live."""
+
+    url: str  # the database URL, with any password masked
+
+    # --- schema -------------------------------------------------------------------------------
+    def schema_version(self) -> int: ...
+    def upgrade(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction; return the versions applied."""
+        ...
+
+    def close(self) -> None: ...
+
+    # --- sources and articles -----------------------------------------------------------------
+    def add_source(
+        self, url: str, kind: SourceKind, every_seconds: int, now: datetime,
+        pattern: str | None = None,
+    ) -> tuple[Source, bool]: ...
+    def list_sources(self) -> list[Source]: ...
+
+    def add_article(
+        self, url: str, now: datetime, *, source_id: int | None = None, is_live: bool = False,
+    ) -> tuple[Article, bool]:
+        """Track a URL (idempotent): return the article and whether it was created."""
+        ...
+
+    def get_article(self, url: str) -> Article:
+        """By its URL or any URL it was known under before a move; raises NotFound."""
+        ...
+
+    def get_article_by_id(self, article_id: int) -> Article: ...
+    def list_articles(self, status: ArticleStatus | None = None) -> list[Article]: ...
+
+    # --- the write protocol -------------------------------------------------------------------
+    def claim_due(
+        self, now: datetime, owner: str, *, limit: int, lease_seconds: float,
+    ) -> list[Claim]:
+        """Lease up to `limit` due articles (expired leases count as free), most overdue first."""
+        ...
+
+    def release(self, article_ids: Sequence[int], owner: str) -> int:
+        """Give back leases this owner still holds without recording a fetch."""
+        ...
+
+    def record(self, result: FetchResult, compare: Compare | None = None) -> RecordResult:
+        """Record one fetch in ONE transaction; a second call with the same fetch_id is a no-op."""
+        ...
+
+    # --- history ------------------------------------------------------------------------------
+    def history(self, article_id: int) -> list[RevisionInfo]: ...
+    def revision(self, article_id: int, number: int) -> Revision: ...
+    def raw_html(self, article_id: int, number: int) -> bytes | None: ...
+    def events(self, article_id: int) -> list[Event]: ...
+    def alerts(self, status: AlertStatus | None = None) -> list[Alert]: ...
+    def iter_revisions(self, since: datetime | None = None) -> Iterator[tuple[str, Revision]]:
+        """Every revision (with its article's URL) fetched at or after `since`, oldest first."""
+        ...
+
+    def iter_events(self, since: datetime | None = None) -> Iterator[tuple[str, Event]]: ...

@@ -1,0 +1,29 @@
+"""The storage layer's exceptions. Driver exceptions never escape a backend: they become these."""
+
+
+class StorageError(Exception):
+    """Base class: something went wrong reading or writing the store."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be reached or opened (server down, bad path, bad credentials)."""
+
+
+class SchemaError(StorageError):
+    """The database's schema is not one this version can use."""
+
+
+class SchemaTooNew(SchemaError):
+    """The database was migrated by a newer Redline; refusing to touch it."""
+
+
+class SchemaOutdated(SchemaError):
+    """The database needs `redline db upgrade` before this version can use it."""
+
+
+class NotFound(StorageError):
+    """No such article, revision or source."""
+
+
+class InvalidInput(StorageError):
+    """A value the store refuses (a URL that is not http(s), a bad revision number...)."""

@@ -1,0 +1,288 @@
+"""The domain model: frozen values that every layer passes around.
+
+Everything here is plain data. Extraction produces `Page` and `FeedItem`, the differ produces
+`Change`, the store persists `Revision`, `Event` and `Alert` rows and hands back `Article` and
+`Source`. Times are timezone-aware UTC `datetime`s; text is `str`; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class PageKind(StrEnum):
+    """What a fetched page turned out to be."""
+
+    ARTICLE = "article"
+    LIVE = "live"  # a live blog or "News Feed" page: its items are the news
+    NOT_ARTICLE = "not_article"  # paywall, consent wall, soft 404, error page, empty extraction
+
+
+class SourceKind(StrEnum):
+    FEED = "feed"  # RSS or Atom
+    SITEMAP = "sitemap"  # sitemap, sitemap index or news sitemap
+    PAGE = "page"  # section or front page, links filtered by a pattern
+    LIVE = "live"  # a live-feed page tracked as one article
+
+
+class ArticleStatus(StrEnum):
+    ACTIVE = "active"
+    GONE = "gone"  # 410, or 404 repeated
+    MOVED = "moved"  # redirected to a URL that another article already tracks
+    STOPPED = "stopped"  # past its maximum tracking age, or stopped by the operator
+
+
+class ChangeKind(StrEnum):
+    ADDED = "added"
+    CHANGED = "changed"
+    REMOVED = "removed"
+    MOVED = "moved"  # a feed item (or paragraph) whose only change is its position
+
+
+class ChangeClass(StrEnum):
+    COSMETIC = "cosmetic"  # whitespace, punctuation, quote style or case only
+    MINOR = "minor"  # a few words
+    SUBSTANTIVE = "substantive"
+    REWRITE = "rewrite"  # most of the text replaced
+
+
+class EventKind(StrEnum):
+    FIRST_SEEN = "first_seen"
+    GONE = "gone"
+    BACK = "back"  # answered again after being gone or unavailable
+    MOVED = "moved"  # 301/308 to a new URL; history continues under the new URL
+    UNAVAILABLE = "unavailable"  # soft 404, paywall or consent page
+    FLIP_FLOP = "flip_flop"  # served an older version again (stale cache); no revision
+
+
+class AlertStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last retry
+
+
+class Outcome(StrEnum):
+    """What one check of one article came to: the closed vocabulary of summaries and logs."""
+
+    NEW = "new"  # first revision of the article
+    CHANGED = "changed"  # a new revision
+    UNCHANGED = "unchanged"  # fetched and extracted; same content hash as the latest revision
+    NOT_MODIFIED = "not_modified"  # 304, or byte-identical body
+    GONE = "gone"
+    UNAVAILABLE = "unavailable"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One item of a live feed or "News Feed" column.
+
+    `key` is stable across checks: an id or anchor from the markup when there is one, otherwise
+    derived from the item's first-seen time and headline. `updated` keeps the page's own
+    "(Updated ...)" marker text, or None when the item carries none.
+    """
+
+    key: str
+    headline: str
+    text: str = ""
+    time: datetime | None = None
+    updated: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What a reader calls the article, as extraction returned it.
+
+    Page furniture (menus, trending lists, sign-up boxes, relative times, tokens) is never part of
+    it. The body is a tuple of normalised paragraphs in reading order.
+    """
+
+    headline: str = ""
+    byline: tuple[str, ...] = ()
+    published: datetime | None = None
+    updated: datetime | None = None
+    body: tuple[str, ...] = ()
+    items: tuple[FeedItem, ...] = ()
+    kind: PageKind = PageKind.ARTICLE
+    language: str | None = None
+    canonical_url: str | None = None
+    extractor: str = ""
+    extractor_version: str = ""
+    reason: str | None = None  # why a page is NOT_ARTICLE: "paywall", "soft_404", "empty"...
+
+    @property
+    def text(self) -> str:
+        """The body as one string, paragraphs separated by a blank line."""
+        return "\n\n".join(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One field's difference between a revision and the one before it.
+
+    `field` is "headline", "byline", "published", "updated", "body" or "item:<key>". `patch` is the
+    differ's compact serialised diff: applying it to `old` gives `new` exactly.
+    """
+
+    field: str
+    kind: ChangeKind
+    class_: ChangeClass
+    old: str | None = None
+    new: str | None = None
+    patch: str = ""
+    words_added: int = 0
+    words_removed: int = 0
+    similarity: float = 1.0
+    notes: tuple[str, ...] = ()  # "correction", "editors_note", "update_notice"
+    stealth: bool = False  # body changed substantively, declared updated time did not
+    coarse: bool = False  # the word diff hit its time bound; paragraph-level diff instead
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: int
+    url: str
+    kind: SourceKind
+    every_seconds: int
+    pattern: str | None = None
+    enabled: bool = True
+    next_check_at: datetime | None = None
+    last_checked_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    id: int
+    url: str
+    site: str
+    first_seen: datetime
+    status: ArticleStatus = ArticleStatus.ACTIVE
+    is_live: bool = False
+    source_id: int | None = None
+    next_check_at: datetime | None = None
+    last_checked_at: datetime | None = None
+    last_changed_at: datetime | None = None
+    revision_count: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    error_count: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSummary:
+    """The (field, kind, class) of one change: what a history listing shows."""
+
+    field: str
+    kind: ChangeKind
+    class_: ChangeClass
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionInfo:
+    """A revision without its Page: one line of an article's history."""
+
+    article_id: int
+    number: int
+    fetched_at: datetime
+    content_hash: str
+    headline: str
+    changes: tuple[ChangeSummary, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """An immutable, numbered version of an article (1, 2, 3...)."""
+
+    article_id: int
+    number: int
+    fetched_at: datetime
+    content_hash: str
+    page: Page
+    fetch_id: str
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to the URL itself: gone, back, moved, unavailable..."""
+
+    article_id: int
+    at: datetime
+    kind: EventKind
+    detail: str = ""
+    id: int | None = None
+    fetch_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One outbox row per (revision or event, channel), delivered at least once."""
+
+    id: int
+    channel: str
+    article_id: int
+    idempotency_key: str
+    kinds: tuple[str, ...]  # "headline_changed", "body_changed", "item_updated", "article_removed"...
+    created_at: datetime
+    revision: int | None = None
+    event_id: int | None = None
+    status: AlertStatus = AlertStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A due article leased to one worker, with what the fetch needs to be conditional."""
+
+    article_id: int
+    url: str
+    owner: str
+    lease_until: datetime
+    due_at: datetime | None
+    etag: str | None = None
+    last_modified: str | None = None
+    latest_revision: int = 0
+    latest_hash: str | None = None
+    is_live: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """Everything one check of one article produced, recorded in ONE transaction.
+
+    `fetch_id` makes the write idempotent: recording the same fetch twice is a no-op. `changes`
+    were computed against revision `base_revision`; if another writer appended a revision since,
+    the store recomputes them with the `compare` function it is given.
+    """
+
+    fetch_id: str
+    article_id: int
+    fetched_at: datetime
+    next_check_at: datetime | None
+    owner: str | None = None
+    http_status: int | None = None
+    page: Page | None = None
+    raw_html: bytes | None = None
+    base_revision: int = 0
+    changes: tuple[Change, ...] = ()
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    events: tuple[tuple[EventKind, str], ...] = ()
+    status: ArticleStatus | None = None  # new status, when the check changed it
+    error: str | None = None
+    alert_channels: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    outcome: Outcome
+    revision: int | None = None
+    duplicate: bool = False  # this fetch_id was already recorded: nothing was written
