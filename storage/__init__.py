@@ -38,9 +38,38 @@ from storage.model import (
 )
 
 __all__ = [
-    "Alert", "AlertStatus", "Article", "ArticleStatus", "Change", "ChangeClass", "ChangeKind",
-    "ChangeSummary", "Claim", "Compare", "DatabaseUnavailable", "Event", "EventKind", "FeedItem",
-    "FetchResult", "InvalidInput", "NotFound", "Outcome", "Page", "PageKind", "RecordResult",
-    "Revision", "RevisionInfo", "SchemaError", "SchemaOutdated", "SchemaTooNew", "Source",
-    "SourceKind", "Store", "StorageError",
+    "Alert",
+    "AlertStatus",
+    "Article",
+    "ArticleStatus",
+    "Change",
+    "ChangeClass",
+    "ChangeKind",
+    "ChangeSummary",
+    "Claim",
+    "Compare",
+    "DatabaseUnavailable",
+    "Event",
+    "EventKind",
+    "FeedItem",
+    "FetchResult",
+    "InvalidInput",
+    "NotFound",
+    "Outcome",
+    "Page",
+    "PageKind",
+    "RecordResult",
+    "Revision",
+    "RevisionInfo",
+    "SchemaError",
+    "SchemaOutdated",
+    "SchemaTooNew",
+    "Source",
+    "SourceKind",
+    "StorageError",
+    "Store",
 ]
+
+from storage.open import open_store
+
+__all__ += ["open_store"]

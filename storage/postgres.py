@@ -1,0 +1,168 @@
+"""The PostgreSQL backend: psycopg 3 with a connection pool.
+
+Claims use `FOR UPDATE SKIP LOCKED` so that several workers share the due queue without waiting
+on each other; `record` locks the article row so that two writers for one article append their
+revisions one after the other. Connections are checked before use, so a restarted server costs
+a failed call (DatabaseUnavailable) and then works again, without restarting the process.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from storage import codec
+from storage.errors import DatabaseUnavailable, SchemaError, StorageError
+from storage.migrations import migrations
+from storage.sqlstore import SqlStore, Tx
+
+_MIGRATION_LOCK = 0x7265646C696E65  # "redline": one migrator at a time across the cluster
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@lru_cache(maxsize=512)
+def _placeholders(sql: str) -> str:
+    """Our queries use `?`; psycopg wants `%s` (no query here contains a literal % or ?)."""
+    return sql.replace("?", "%s")
+
+
+class _PgTx(Tx):
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(_placeholders(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cur:
+            cur.executemany(_placeholders(sql), rows)
+
+
+def mask_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def split_schema(url: str) -> tuple[str, str | None]:
+    """Take our own `schema=` query parameter off a postgresql:// URL (libpq does not know it)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((v for k, v in query if k == "schema"), None)
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+class PostgresStore(SqlStore):
+    BACKEND = "postgres"
+    FOR_UPDATE = " FOR UPDATE"
+    SKIP_LOCKED = " SKIP LOCKED"
+
+    def __init__(
+        self, conninfo: str, *, schema: str | None = None, max_size: int = 8,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        if schema is not None and not _SCHEMA_NAME.match(schema):
+            raise StorageError(f"invalid schema name {schema!r}")
+        self.url = mask_password(conninfo)
+        self.schema = schema
+        kwargs: dict[str, Any] = {"row_factory": dict_row, "connect_timeout": int(connect_timeout)}
+        if schema:
+            kwargs["options"] = f"-c search_path={schema}"
+        self._pool = ConnectionPool(
+            conninfo, min_size=1, max_size=max_size, kwargs=kwargs, open=False,
+            check=ConnectionPool.check_connection, timeout=connect_timeout,
+            reconnect_timeout=60, name="redline",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except (PoolTimeout, psycopg.Error) as exc:
+            self._pool.close()
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {self.url}") from exc
+
+    @contextmanager
+    def _tx(self, write: bool = False) -> Iterator[Tx]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield _PgTx(conn)
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(f"PostgreSQL at {self.url} is not answering") from exc
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(f"PostgreSQL at {self.url}: {_first_line(exc)}") from exc
+        except psycopg.Error as exc:
+            raise StorageError(f"PostgreSQL: {_first_line(exc)}") from exc
+
+    def _ts(self, value: datetime | None) -> datetime | None:
+        return None if value is None else codec.to_utc(value)
+
+    def _dt(self, value: Any) -> datetime | None:
+        return None if value is None else codec.to_utc(value)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # --- schema -----------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        with self._tx() as tx:
+            if tx.one("SELECT to_regclass('schema_version') AS t")["t"] is None:
+                return 0
+            return tx.one("SELECT coalesce(max(version), 0) AS v FROM schema_version")["v"]
+
+    def is_empty(self) -> bool:
+        with self._tx() as tx:
+            row = tx.one(
+                "SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        return row["n"] == 0
+
+    def upgrade(self) -> list[int]:
+        applied = []
+        for migration in migrations(self.BACKEND):
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                    if not self._migrate(conn, migration):
+                        continue
+            except psycopg.Error as exc:
+                raise StorageError(f"migration {migration.name} failed: {_first_line(exc)}") from exc
+            applied.append(migration.version)
+        return applied
+
+    def _migrate(self, conn: psycopg.Connection, migration: Any) -> bool:
+        exists = conn.execute("SELECT to_regclass('schema_version') AS t").fetchone()["t"]
+        if exists is None:
+            tables = conn.execute(
+                "SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema()"
+            ).fetchone()["n"]
+            if tables:
+                raise SchemaError(
+                    "the PostgreSQL schema holds tables but no Redline schema: "
+                    "refusing to initialise it"
+                )
+            conn.execute(
+                "CREATE TABLE schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+        current = conn.execute(
+            "SELECT coalesce(max(version), 0) AS v FROM schema_version"
+        ).fetchone()["v"]
+        if migration.version <= current:
+            return False
+        conn.execute(migration.sql)
+        conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (migration.version,))
+        return True
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
