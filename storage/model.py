@@ -226,7 +226,7 @@ class Alert:
     channel: str
     article_id: int
     idempotency_key: str
-    kinds: tuple[str, ...]  # "headline_changed", "body_changed", "item_updated", "article_removed"...
+    kinds: tuple[str, ...]  # "headline_changed", "body_changed", "item_updated"...
     created_at: datetime
     revision: int | None = None
     event_id: int | None = None

@@ -135,7 +135,8 @@ class PostgresStore(SqlStore):
                     if not self._migrate(conn, migration):
                         continue
             except psycopg.Error as exc:
-                raise StorageError(f"migration {migration.name} failed: {_first_line(exc)}") from exc
+                problem = _first_line(exc)
+                raise StorageError(f"migration {migration.name} failed: {problem}") from exc
             applied.append(migration.version)
         return applied
 
