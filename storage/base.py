@@ -47,13 +47,22 @@ class Store(Protocol):
 
     # --- sources and articles -----------------------------------------------------------------
     def add_source(
-        self, url: str, kind: SourceKind, every_seconds: int, now: datetime,
+        self,
+        url: str,
+        kind: SourceKind,
+        every_seconds: int,
+        now: datetime,
         pattern: str | None = None,
     ) -> tuple[Source, bool]: ...
     def list_sources(self) -> list[Source]: ...
 
     def add_article(
-        self, url: str, now: datetime, *, source_id: int | None = None, is_live: bool = False,
+        self,
+        url: str,
+        now: datetime,
+        *,
+        source_id: int | None = None,
+        is_live: bool = False,
     ) -> tuple[Article, bool]:
         """Track a URL (idempotent): return the article and whether it was created."""
         ...
@@ -67,7 +76,12 @@ class Store(Protocol):
 
     # --- the write protocol -------------------------------------------------------------------
     def claim_due(
-        self, now: datetime, owner: str, *, limit: int, lease_seconds: float,
+        self,
+        now: datetime,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
     ) -> list[Claim]:
         """Lease up to `limit` due articles (expired leases count as free), most overdue first."""
         ...

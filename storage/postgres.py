@@ -70,7 +70,11 @@ class PostgresStore(SqlStore):
     SKIP_LOCKED = " SKIP LOCKED"
 
     def __init__(
-        self, conninfo: str, *, schema: str | None = None, max_size: int = 8,
+        self,
+        conninfo: str,
+        *,
+        schema: str | None = None,
+        max_size: int = 8,
         connect_timeout: float = 5.0,
     ) -> None:
         if schema is not None and not _SCHEMA_NAME.match(schema):
@@ -81,9 +85,15 @@ class PostgresStore(SqlStore):
         if schema:
             kwargs["options"] = f"-c search_path={schema}"
         self._pool = ConnectionPool(
-            conninfo, min_size=1, max_size=max_size, kwargs=kwargs, open=False,
-            check=ConnectionPool.check_connection, timeout=connect_timeout,
-            reconnect_timeout=60, name="redline",
+            conninfo,
+            min_size=1,
+            max_size=max_size,
+            kwargs=kwargs,
+            open=False,
+            check=ConnectionPool.check_connection,
+            timeout=connect_timeout,
+            reconnect_timeout=60,
+            name="redline",
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout)
@@ -121,9 +131,7 @@ class PostgresStore(SqlStore):
 
     def is_empty(self) -> bool:
         with self._tx() as tx:
-            row = tx.one(
-                "SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema()"
-            )
+            row = tx.one("SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema()")
         return row["n"] == 0
 
     def upgrade(self) -> list[int]:

@@ -43,7 +43,9 @@ def _connect(path: Path) -> sqlite3.Connection:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-    except (sqlite3.Error, OSError) as exc:
+    except sqlite3.Error as exc:
+        raise _convert(exc, path) from exc
+    except OSError as exc:
         raise DatabaseUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
     if mode.lower() != "wal":
         raise DatabaseUnavailable(f"cannot switch {path} to WAL journal mode (got {mode})")

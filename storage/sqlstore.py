@@ -120,7 +120,11 @@ class SqlStore(ABC):
 
     # --- sources --------------------------------------------------------------------------------
     def add_source(
-        self, url: str, kind: SourceKind, every_seconds: int, now: datetime,
+        self,
+        url: str,
+        kind: SourceKind,
+        every_seconds: int,
+        now: datetime,
         pattern: str | None = None,
     ) -> tuple[Source, bool]:
         validate_url(url)
@@ -142,15 +146,25 @@ class SqlStore(ABC):
 
     def _source(self, row: Any) -> Source:
         return Source(
-            id=row["id"], url=row["url"], kind=SourceKind(row["kind"]),
-            every_seconds=row["every_seconds"], pattern=row["pattern"],
-            enabled=bool(row["enabled"]), next_check_at=self._dt(row["next_check_at"]),
-            last_checked_at=self._dt(row["last_checked_at"]), last_error=row["last_error"],
+            id=row["id"],
+            url=row["url"],
+            kind=SourceKind(row["kind"]),
+            every_seconds=row["every_seconds"],
+            pattern=row["pattern"],
+            enabled=bool(row["enabled"]),
+            next_check_at=self._dt(row["next_check_at"]),
+            last_checked_at=self._dt(row["last_checked_at"]),
+            last_error=row["last_error"],
         )
 
     # --- articles -------------------------------------------------------------------------------
     def add_article(
-        self, url: str, now: datetime, *, source_id: int | None = None, is_live: bool = False,
+        self,
+        url: str,
+        now: datetime,
+        *,
+        source_id: int | None = None,
+        is_live: bool = False,
     ) -> tuple[Article, bool]:
         validate_url(url)
         with self._tx(write=True) as tx:
@@ -199,19 +213,31 @@ class SqlStore(ABC):
 
     def _article(self, row: Any) -> Article:
         return Article(
-            id=row["id"], url=row["url"], site=row["site"], first_seen=self._dt(row["first_seen"]),
-            status=ArticleStatus(row["status"]), is_live=bool(row["is_live"]),
-            source_id=row["source_id"], next_check_at=self._dt(row["next_check_at"]),
+            id=row["id"],
+            url=row["url"],
+            site=row["site"],
+            first_seen=self._dt(row["first_seen"]),
+            status=ArticleStatus(row["status"]),
+            is_live=bool(row["is_live"]),
+            source_id=row["source_id"],
+            next_check_at=self._dt(row["next_check_at"]),
             last_checked_at=self._dt(row["last_checked_at"]),
             last_changed_at=self._dt(row["last_changed_at"]),
-            revision_count=row["revision_count"], etag=row["etag"],
-            last_modified=row["last_modified"], error_count=row["error_count"],
+            revision_count=row["revision_count"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            error_count=row["error_count"],
             last_error=row["last_error"],
         )
 
     # --- leases ---------------------------------------------------------------------------------
     def claim_due(
-        self, now: datetime, owner: str, *, limit: int, lease_seconds: float,
+        self,
+        now: datetime,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
     ) -> list[Claim]:
         until = now + timedelta(seconds=lease_seconds)
         with self._tx(write=True) as tx:
@@ -226,10 +252,16 @@ class SqlStore(ABC):
             )
         claims = [
             Claim(
-                article_id=r["id"], url=r["url"], owner=owner, lease_until=until,
-                due_at=self._dt(r["next_check_at"]), etag=r["etag"],
-                last_modified=r["last_modified"], latest_revision=r["revision_count"],
-                latest_hash=r["latest_hash"], is_live=bool(r["is_live"]),
+                article_id=r["id"],
+                url=r["url"],
+                owner=owner,
+                lease_until=until,
+                due_at=self._dt(r["next_check_at"]),
+                etag=r["etag"],
+                last_modified=r["last_modified"],
+                latest_revision=r["revision_count"],
+                latest_hash=r["latest_hash"],
+                is_live=bool(r["is_live"]),
             )
             for r in rows
         ]
@@ -268,15 +300,23 @@ class SqlStore(ABC):
                 "INSERT INTO fetches (fetch_id, article_id, fetched_at, http_status, outcome, "
                 "revision, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    result.fetch_id, result.article_id, self._ts(result.fetched_at),
-                    result.http_status, str(outcome), number,
+                    result.fetch_id,
+                    result.article_id,
+                    self._ts(result.fetched_at),
+                    result.http_status,
+                    str(outcome),
+                    number,
                     codec.clean_optional(result.error),
                 ),
             )
         return RecordResult(outcome, number)
 
     def _apply(
-        self, tx: Tx, article: Any, result: FetchResult, compare: Compare | None,
+        self,
+        tx: Tx,
+        article: Any,
+        result: FetchResult,
+        compare: Compare | None,
     ) -> tuple[Outcome, int | None]:
         """Decide the outcome, append what it calls for, and move the article's schedule."""
         for kind, detail in result.events:
@@ -300,7 +340,11 @@ class SqlStore(ABC):
         return outcome, number
 
     def _append_revision(
-        self, tx: Tx, article: Any, result: FetchResult, compare: Compare | None,
+        self,
+        tx: Tx,
+        article: Any,
+        result: FetchResult,
+        compare: Compare | None,
     ) -> int:
         assert result.page is not None
         latest = article["revision_count"]
@@ -320,9 +364,15 @@ class SqlStore(ABC):
             "INSERT INTO revisions (article_id, number, fetched_at, content_hash, headline, "
             "summary, page, raw_html, fetch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
-                result.article_id, number, self._ts(result.fetched_at), page_hash,
-                codec.clean_text(result.page.headline), codec.summary_json(changes),
-                codec.encode_page(result.page), raw, result.fetch_id,
+                result.article_id,
+                number,
+                self._ts(result.fetched_at),
+                page_hash,
+                codec.clean_text(result.page.headline),
+                codec.summary_json(changes),
+                codec.encode_page(result.page),
+                raw,
+                result.fetch_id,
             ),
         )
         if changes:
@@ -335,7 +385,11 @@ class SqlStore(ABC):
         kinds = codec.alert_kinds(changes) if number > 1 else ("new_article",)
         for channel in result.alert_channels:
             self._append_alert(
-                tx, result, channel, kinds, f"{result.article_id}:r{number}:{channel}",
+                tx,
+                result,
+                channel,
+                kinds,
+                f"{result.article_id}:r{number}:{channel}",
                 revision=number,
             )
         return number
@@ -343,9 +397,20 @@ class SqlStore(ABC):
     def _change_row(self, revision_id: int, position: int, change: Change) -> tuple[Any, ...]:
         d = codec.change_to_dict(change)
         return (
-            revision_id, position, d["field"], d["kind"], d["class"], d["old"], d["new"],
-            d["patch"] or "", d["words_added"], d["words_removed"], d["similarity"],
-            json.dumps(d["notes"]), bool(d["stealth"]), bool(d["coarse"]),
+            revision_id,
+            position,
+            d["field"],
+            d["kind"],
+            d["class"],
+            d["old"],
+            d["new"],
+            d["patch"] or "",
+            d["words_added"],
+            d["words_removed"],
+            d["similarity"],
+            json.dumps(d["notes"]),
+            bool(d["stealth"]),
+            bool(d["coarse"]),
         )
 
     def _append_event(self, tx: Tx, result: FetchResult, kind: EventKind, detail: str) -> None:
@@ -353,8 +418,11 @@ class SqlStore(ABC):
             "INSERT INTO events (article_id, at, kind, detail, fetch_id) VALUES (?, ?, ?, ?, ?) "
             "RETURNING id",
             (
-                result.article_id, self._ts(result.fetched_at), str(kind),
-                codec.clean_text(detail), result.fetch_id,
+                result.article_id,
+                self._ts(result.fetched_at),
+                str(kind),
+                codec.clean_text(detail),
+                result.fetch_id,
             ),
         )
         alert_kind = _EVENT_ALERTS.get(kind)
@@ -362,25 +430,47 @@ class SqlStore(ABC):
             return
         for channel in result.alert_channels:
             self._append_alert(
-                tx, result, channel, (alert_kind,),
-                f"{result.article_id}:e{row['id']}:{channel}", event_id=row["id"],
+                tx,
+                result,
+                channel,
+                (alert_kind,),
+                f"{result.article_id}:e{row['id']}:{channel}",
+                event_id=row["id"],
             )
 
     def _append_alert(
-        self, tx: Tx, result: FetchResult, channel: str, kinds: Sequence[str], key: str,
-        *, revision: int | None = None, event_id: int | None = None,
+        self,
+        tx: Tx,
+        result: FetchResult,
+        channel: str,
+        kinds: Sequence[str],
+        key: str,
+        *,
+        revision: int | None = None,
+        event_id: int | None = None,
     ) -> None:
         tx.execute(
             "INSERT INTO alerts (channel, article_id, revision, event_id, kinds, idempotency_key, "
             "created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                channel, result.article_id, revision, event_id, json.dumps(list(kinds)), key,
-                self._ts(result.fetched_at), self._ts(result.fetched_at),
+                channel,
+                result.article_id,
+                revision,
+                event_id,
+                json.dumps(list(kinds)),
+                key,
+                self._ts(result.fetched_at),
+                self._ts(result.fetched_at),
             ),
         )
 
     def _update_article(
-        self, tx: Tx, article: Any, result: FetchResult, outcome: Outcome, number: int | None,
+        self,
+        tx: Tx,
+        article: Any,
+        result: FetchResult,
+        outcome: Outcome,
+        number: int | None,
     ) -> None:
         error = codec.clean_optional(result.error)
         changed = number is not None
@@ -398,13 +488,25 @@ class SqlStore(ABC):
             " lease_until = CASE WHEN lease_owner = ? OR ? THEN NULL ELSE lease_until END"
             " WHERE id = ?",
             (
-                status, self._ts(result.next_check_at), self._ts(result.fetched_at),
-                changed, self._ts(result.fetched_at),
-                changed, number,
-                changed, codec.content_hash(result.page) if result.page is not None else None,
-                validators, result.etag, validators, result.last_modified,
-                error is not None, error,
-                result.owner, result.owner is None, result.owner, result.owner is None,
+                status,
+                self._ts(result.next_check_at),
+                self._ts(result.fetched_at),
+                changed,
+                self._ts(result.fetched_at),
+                changed,
+                number,
+                changed,
+                codec.content_hash(result.page) if result.page is not None else None,
+                validators,
+                result.etag,
+                validators,
+                result.last_modified,
+                error is not None,
+                error,
+                result.owner,
+                result.owner is None,
+                result.owner,
+                result.owner is None,
                 result.article_id,
             ),
         )
@@ -419,8 +521,11 @@ class SqlStore(ABC):
             )
         return [
             RevisionInfo(
-                article_id=article_id, number=r["number"], fetched_at=self._dt(r["fetched_at"]),
-                content_hash=r["content_hash"], headline=r["headline"],
+                article_id=article_id,
+                number=r["number"],
+                fetched_at=self._dt(r["fetched_at"]),
+                content_hash=r["content_hash"],
+                headline=r["headline"],
                 changes=tuple(
                     ChangeSummary(f, ChangeKind(k), ChangeClass(c))
                     for f, k, c in json.loads(r["summary"])
@@ -445,9 +550,13 @@ class SqlStore(ABC):
             "SELECT * FROM changes WHERE revision_id = ? ORDER BY position", (row["id"],)
         )
         return Revision(
-            article_id=article_id, number=row["number"], fetched_at=self._dt(row["fetched_at"]),
-            content_hash=row["content_hash"], page=codec.decode_page(row["page"]),
-            fetch_id=row["fetch_id"], changes=tuple(self._change(c) for c in changes),
+            article_id=article_id,
+            number=row["number"],
+            fetched_at=self._dt(row["fetched_at"]),
+            content_hash=row["content_hash"],
+            page=codec.decode_page(row["page"]),
+            fetch_id=row["fetch_id"],
+            changes=tuple(self._change(c) for c in changes),
         )
 
     def _change(self, row: Any) -> Change:
@@ -478,8 +587,12 @@ class SqlStore(ABC):
 
     def _event(self, row: Any) -> Event:
         return Event(
-            article_id=row["article_id"], at=self._dt(row["at"]), kind=EventKind(row["kind"]),
-            detail=row["detail"], id=row["id"], fetch_id=row["fetch_id"],
+            article_id=row["article_id"],
+            at=self._dt(row["at"]),
+            kind=EventKind(row["kind"]),
+            detail=row["detail"],
+            id=row["id"],
+            fetch_id=row["fetch_id"],
         )
 
     def alerts(self, status: AlertStatus | None = None) -> list[Alert]:
@@ -490,11 +603,18 @@ class SqlStore(ABC):
             rows = tx.all(sql + " ORDER BY id", params)
         return [
             Alert(
-                id=r["id"], channel=r["channel"], article_id=r["article_id"],
-                idempotency_key=r["idempotency_key"], kinds=tuple(json.loads(r["kinds"])),
-                created_at=self._dt(r["created_at"]), revision=r["revision"],
-                event_id=r["event_id"], status=AlertStatus(r["status"]), attempts=r["attempts"],
-                next_attempt_at=self._dt(r["next_attempt_at"]), sent_at=self._dt(r["sent_at"]),
+                id=r["id"],
+                channel=r["channel"],
+                article_id=r["article_id"],
+                idempotency_key=r["idempotency_key"],
+                kinds=tuple(json.loads(r["kinds"])),
+                created_at=self._dt(r["created_at"]),
+                revision=r["revision"],
+                event_id=r["event_id"],
+                status=AlertStatus(r["status"]),
+                attempts=r["attempts"],
+                next_attempt_at=self._dt(r["next_attempt_at"]),
+                sent_at=self._dt(r["sent_at"]),
                 last_error=r["last_error"],
             )
             for r in rows
