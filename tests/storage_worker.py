@@ -1,0 +1,151 @@
+"""A child process for the storage concurrency and crash tests (not collected: no `test_` prefix).
+
+Run as `python -m tests.storage_worker <command> <db_url> ...` from the repository root. Each run
+opens its own store from the URL, the way a separate `redline run` worker would, and prints one
+line per committed step so the parent can check what was acknowledged against what was stored.
+
+Commands:
+  record DB ARTICLE TAG N VARIANTS START_AT   record N pages for one article, racing other writers
+  claim DB OWNER NOW LIMIT LEASE ROUNDS START_AT  claim due articles ROUNDS times, print the ids
+  crash DB ARTICLES FIRST_SEQ                  record revisions forever, acknowledging each one
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import zlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from storage import open_store
+from storage.model import Change, ChangeClass, ChangeKind, FetchResult, Page
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def body_change(old: Page | None, new: Page) -> list[Change]:
+    """The simplest differ: one Change holding the old and new body text."""
+    if old is None:
+        return [Change("body", ChangeKind.ADDED, ChangeClass.SUBSTANTIVE, None, new.text)]
+    if old.body == new.body:
+        return []
+    return [Change("body", ChangeKind.CHANGED, ChangeClass.SUBSTANTIVE, old.text, new.text)]
+
+
+def variant_page(variant: int) -> Page:
+    """A small page whose body says which variant it is: equal variants hash equal."""
+    return Page(headline="Race", body=(f"variant {variant}", "a fixed second paragraph"))
+
+
+def _wait_until(start_at: float) -> None:
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _say(*fields: object) -> None:
+    print(*fields, flush=True)
+
+
+def record_race(db: str, article_id: int, tag: str, n: int, variants: int, start_at: float) -> None:
+    """Record N pages, each diffed against a base revision that may be stale by the commit."""
+    store = open_store(db, create=False)
+    _wait_until(start_at)
+    for i in range(n):
+        base = store.get_article_by_id(article_id).revision_count
+        old = store.revision(article_id, base).page if base else None
+        page = variant_page((i + zlib.crc32(tag.encode())) % variants)
+        fetch_id = f"{tag}-{i}"
+        result = store.record(
+            FetchResult(
+                fetch_id=fetch_id,
+                article_id=article_id,
+                fetched_at=NOW + timedelta(seconds=i),
+                next_check_at=NOW,
+                page=page,
+                base_revision=base,
+                changes=tuple(body_change(old, page)),
+            ),
+            compare=body_change,
+        )
+        _say("REC", fetch_id, result.outcome, result.revision or 0, int(result.duplicate))
+    store.close()
+
+
+def claim_race(
+    db: str,
+    owner: str,
+    now: datetime,
+    limit: int,
+    lease: float,
+    rounds: int,
+    start_at: float,
+) -> None:
+    store = open_store(db, create=False)
+    _wait_until(start_at)
+    for _ in range(rounds):
+        for claim in store.claim_due(now, owner, limit=limit, lease_seconds=lease):
+            _say("CLAIM", owner, claim.article_id)
+    store.close()
+
+
+def crash_loop(db: str, articles: Sequence[int], first_seq: int) -> None:
+    """Record forever; sequence numbers continue where the last acknowledged one stopped.
+
+    The first fetch after a restart repeats the one that may have been in flight when the previous
+    process was killed: if it had committed, `record` must call it a duplicate.
+    """
+    store = open_store(db, create=False)
+    _say("READY")
+    seq = first_seq
+    while True:
+        article_id = articles[seq % len(articles)]
+        page = Page(
+            headline=f"Crash test {seq}",
+            body=(f"paragraph for sequence {seq}", "unchanging text " * 40),
+        )
+        fetch_id = f"crash-{seq}"
+        base = store.get_article_by_id(article_id).revision_count
+        result = store.record(
+            FetchResult(
+                fetch_id=fetch_id,
+                article_id=article_id,
+                fetched_at=NOW + timedelta(seconds=seq),
+                next_check_at=NOW,
+                page=page,
+                raw_html=(f"<p>{seq}</p>" * 2000).encode(),
+                base_revision=base,
+                alert_channels=("log",),
+            ),
+            compare=body_change,
+        )
+        _say("ACK", article_id, result.revision or 0, fetch_id, int(result.duplicate))
+        seq += 1
+
+
+def main(argv: Sequence[str]) -> None:
+    command, db, *rest = argv
+    if command == "record":
+        article, tag, n, variants, start_at = rest
+        record_race(db, int(article), tag, int(n), int(variants), float(start_at))
+    elif command == "claim":
+        owner, now, limit, lease, rounds, start_at = rest
+        claim_race(
+            db,
+            owner,
+            datetime.fromisoformat(now),
+            int(limit),
+            float(lease),
+            int(rounds),
+            float(start_at),
+        )
+    elif command == "crash":
+        articles, first_seq = rest
+        crash_loop(db, [int(a) for a in articles.split(",")], int(first_seq))
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
