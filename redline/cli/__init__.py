@@ -1,0 +1,71 @@
+"""The `redline` command: a thin layer over the library. Errors become one line, in one place."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from redline import __version__
+from redline.cli.app import App, fail_cleanly
+from redline.cli.articles import add_command, list_command
+from redline.cli.db import db_group
+from redline.cli.export import export_command
+from redline.cli.history import diff_command, history_command, show_command
+
+EPILOG = """\b
+Examples:
+  redline add https://kyivindependent.com/some-story/
+  redline history https://kyivindependent.com/some-story/
+  redline diff https://kyivindependent.com/some-story/ --from 1 --to 3
+  REDLINE_DATABASE_URL=postgresql://user@db/redline redline list --json
+"""
+
+
+class RedlineGroup(click.Group):
+    """Turns our exceptions into `redline: error: ...` and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        with fail_cleanly():
+            return super().invoke(ctx)
+
+
+@click.group(
+    cls=RedlineGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.option(
+    "--db",
+    metavar="URL",
+    help="Database URL: sqlite:///path or postgresql://... "
+    "[env REDLINE_DATABASE_URL; default: a SQLite file in your data directory]",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Configuration file (TOML) [env REDLINE_CONFIG]",
+)
+@click.version_option(__version__, prog_name="redline")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, config_path: str | None) -> None:
+    """Redline watches news articles and keeps every version of them."""
+    ctx.obj = App.load(config_path, db)
+    ctx.call_on_close(ctx.obj.close)
+
+
+COMMANDS: tuple[click.Command, ...] = (
+    add_command,
+    list_command,
+    history_command,
+    show_command,
+    diff_command,
+    export_command,
+    db_group,
+)
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli.main(prog_name="redline", args=sys.argv[1:])

@@ -1,0 +1,101 @@
+"""What every command shares: the loaded configuration, the store, clean errors, output helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import click
+
+from redline.config import Config, ConfigError, load_config
+from storage import Article, NotFound, StorageError, Store, open_store
+
+
+@contextmanager
+def fail_cleanly() -> Iterator[None]:
+    """Our errors (and a missing article) as one line on stderr with exit code 1."""
+    try:
+        yield
+    except (StorageError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@dataclass
+class App:
+    config: Config
+    _store: Store | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, config_path: str | None, db: str | None) -> App:
+        with fail_cleanly():
+            config = load_config(config_path)
+        if db:
+            config = _replace(config, database_url=db)
+        return cls(config)
+
+    def store(self, *, create: bool = True) -> Store:
+        """Open the store on first use: commands that need no database never touch one."""
+        if self._store is None:
+            self._store = open_store(self.config.database_url, create=create)
+        return self._store
+
+    def article(self, url: str) -> Article:
+        try:
+            return self.store().get_article(url)
+        except NotFound:
+            raise click.ClickException(
+                f"not tracked: {url} (add it with `redline add {url}`)"
+            ) from None
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def _replace(config: Config, **changes: Any) -> Config:
+    from dataclasses import replace
+
+    return replace(config, **changes)
+
+
+def use_color() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def when(value: datetime | None) -> str:
+    """A time for people: UTC, to the second."""
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def terminal_safe(text: str) -> str:
+    """Scraped text must not drive the terminal: control and bidi-override characters become
+    visible escapes (an ESC in a headline could otherwise rewrite what the user sees)."""
+    return "".join(_safe_char(ch) for ch in text)
+
+
+def _safe_char(ch: str) -> str:
+    code = ord(ch)
+    if ch in "\n\t" or (code >= 0x20 and not 0x7F <= code < 0xA0 and ch not in _BIDI):
+        return ch
+    return f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"

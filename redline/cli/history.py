@@ -1,0 +1,194 @@
+"""`redline history`, `redline show` and `redline diff`: reading an article's versions."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from redline.cli.app import App, emit_json, terminal_safe, use_color, when
+from storage import Article, Page, Revision
+from storage.codec import change_to_dict, format_time, page_to_dict
+
+URL_ARG = click.argument("url", metavar="URL")
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
+
+
+@click.command("history")
+@URL_ARG
+@JSON_OPT
+@click.pass_obj
+def history_command(app: App, url: str, as_json: bool) -> None:
+    """List an article's revisions, with what changed in each, and what happened to its URL.
+
+    \b
+    Example:
+      redline history https://kyivindependent.com/some-story/
+    """
+    article = app.article(url)
+    store = app.store()
+    revisions = store.history(article.id)
+    events = store.events(article.id)
+    if as_json:
+        emit_json(
+            {
+                "url": article.url,
+                "status": str(article.status),
+                "revisions": [
+                    {
+                        "revision": r.number,
+                        "fetched_at": r.fetched_at,
+                        "headline": r.headline,
+                        "content_hash": r.content_hash,
+                        "changes": [
+                            {"field": c.field, "kind": str(c.kind), "class": str(c.class_)}
+                            for c in r.changes
+                        ],
+                    }
+                    for r in revisions
+                ],
+                "events": [{"at": e.at, "kind": str(e.kind), "detail": e.detail} for e in events],
+            }
+        )
+        return
+    click.echo(f"{terminal_safe(article.url)}  ({article.status}, {len(revisions)} revisions)")
+    for r in revisions:
+        what = ", ".join(f"{c.field} {c.kind} ({c.class_})" for c in r.changes) or "first version"
+        click.echo(f"  #{r.number:<3} {when(r.fetched_at)}  {terminal_safe(r.headline)}")
+        click.echo(f"        {terminal_safe(what)}")
+    for e in events:
+        click.echo(f"  event {when(e.at)}  {e.kind}  {terminal_safe(e.detail)}")
+
+
+def _pick(app: App, article: Article, number: int | None) -> Revision:
+    count = article.revision_count
+    if count == 0:
+        raise click.ClickException(f"{article.url} has no revisions yet (it was never fetched)")
+    number = count if number is None else number
+    if not 1 <= number <= count:
+        raise click.ClickException(
+            f"no revision {number} of {article.url}: it has revisions 1 to {count}"
+        )
+    return app.store().revision(article.id, number)
+
+
+@click.command("show")
+@URL_ARG
+@click.option("--rev", "number", type=int, metavar="N", help="Revision number (default: latest).")
+@click.option("--html", "raw", is_flag=True, help="Print the raw HTML the revision came from.")
+@JSON_OPT
+@click.pass_obj
+def show_command(app: App, url: str, number: int | None, raw: bool, as_json: bool) -> None:
+    """Show one revision of an article: headline, byline, dates, body and live-feed items.
+
+    \b
+    Example:
+      redline show https://kyivindependent.com/some-story/ --rev 2
+    """
+    article = app.article(url)
+    revision = _pick(app, article, number)
+    if raw:
+        html = app.store().raw_html(article.id, revision.number)
+        if html is None:
+            raise click.ClickException(f"revision {revision.number} kept no raw HTML")
+        sys.stdout.buffer.write(html)
+        return
+    if as_json:
+        emit_json(
+            {
+                "url": article.url,
+                "revision": revision.number,
+                "fetched_at": revision.fetched_at,
+                "content_hash": revision.content_hash,
+                "page": page_to_dict(revision.page),
+                "changes": [change_to_dict(c) for c in revision.changes],
+            }
+        )
+        return
+    click.echo(
+        f"{terminal_safe(article.url)}  revision {revision.number} of "
+        f"{article.revision_count}, fetched {when(revision.fetched_at)}"
+    )
+    click.echo(_render_page(revision.page))
+
+
+def _render_page(page: Page) -> str:
+    lines = [f"\n{page.headline}"]
+    if page.byline:
+        lines.append(f"by {', '.join(page.byline)}")
+    dates = [
+        f"published {when(page.published)}" if page.published else "",
+        f"updated {when(page.updated)}" if page.updated else "",
+    ]
+    if any(dates):
+        lines.append("  ".join(d for d in dates if d))
+    lines.extend(["", *(f"{p}\n" for p in page.body)])
+    for item in page.items:
+        marker = f" ({item.updated})" if item.updated else ""
+        lines.append(f"* {when(item.time)}{marker}  {item.headline}\n  {item.text}\n")
+    return terminal_safe("\n".join(lines))
+
+
+def field_texts(page: Page | None) -> dict[str, str]:
+    """Every field a change can name, as the text its diff is computed on."""
+    if page is None:
+        return {}
+    texts = {
+        "headline": page.headline,
+        "byline": ", ".join(page.byline),
+        "published": format_time(page.published) or "",
+        "updated": format_time(page.updated) or "",
+        "body": page.text,
+    }
+    for item in page.items:
+        marker = f"\n({item.updated})" if item.updated else ""
+        texts[f"item:{item.key}"] = f"{item.headline}\n{item.text}{marker}"
+    return texts
+
+
+@click.command("diff")
+@URL_ARG
+@click.option("--from", "start", type=int, metavar="N", help="Older revision (default: TO - 1).")
+@click.option("--to", "end", type=int, metavar="M", help="Newer revision (default: latest).")
+@JSON_OPT
+@click.pass_obj
+def diff_command(app: App, url: str, start: int | None, end: int | None, as_json: bool) -> None:
+    """Show what changed between two revisions, word by word.
+
+    Coloured on a terminal; plain [-removed-]{+added+} markers when piped.
+
+    \b
+    Example:
+      redline diff https://kyivindependent.com/some-story/ --from 1 --to 3
+    """
+    from crawler import diff as differ  # loaded only when diffing: keeps other commands quick
+
+    article = app.article(url)
+    new = _pick(app, article, end)
+    start = new.number - 1 if start is None else start
+    old = None if start == 0 else _pick(app, article, start)
+    if old is not None and old.number >= new.number:
+        raise click.ClickException(f"--from ({old.number}) must be older than --to ({new.number})")
+    changes = differ.compare(old.page if old else None, new.page)
+    if as_json:
+        emit_json(
+            {
+                "url": article.url,
+                "from": old.number if old else 0,
+                "to": new.number,
+                "changes": [change_to_dict(c) for c in changes],
+            }
+        )
+        return
+    before, after = field_texts(old.page if old else None), field_texts(new.page)
+    color = use_color()
+    click.echo(f"{terminal_safe(article.url)}  revision {old.number if old else 0} -> {new.number}")
+    if not changes:
+        click.echo("no changes")
+    for change in changes:
+        click.echo(f"\n== {change.field}: {change.kind} ({change.class_})")
+        # Sanitise before diffing: then the only escape codes printed are the renderer's own.
+        text_diff = differ.diff_texts(
+            terminal_safe(before.get(change.field, "")), terminal_safe(after.get(change.field, ""))
+        )
+        click.echo(differ.render_terminal(text_diff, color=color))

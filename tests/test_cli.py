@@ -1,0 +1,239 @@
+"""The history commands through click's CliRunner, against stores seeded through the Store API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from redline.cli import COMMANDS, cli
+from storage import (
+    ArticleStatus,
+    Change,
+    ChangeClass,
+    ChangeKind,
+    EventKind,
+    FeedItem,
+    FetchResult,
+    Page,
+    open_store,
+)
+from tests.conftest import NOW
+
+URL = "https://news.example/world/kursk-losses"
+V1 = Page(
+    headline="North Korean troops suffer losses in Kursk Oblast",
+    byline=("Volodymyr Ivanyshyn",),
+    published=NOW,
+    body=("North Korean troops are experiencing mass casualties.", "Kirby said so on Dec. 27."),
+    items=(FeedItem(key="a1", headline="Zelensky arrives", text="In South Africa.", time=NOW),),
+)
+V2 = Page(
+    headline="North Korean troops suffer over 1,000 losses in Kursk Oblast",
+    byline=("Volodymyr Ivanyshyn",),
+    published=NOW,
+    body=("North Korean troops are experiencing heavy casualties.", "Kirby said so on Dec. 27."),
+    items=(
+        FeedItem(
+            key="a1",
+            headline="Zelensky arrives",
+            text="In South Africa.",
+            time=NOW,
+            updated="Updated: 8:10 AM",
+        ),
+    ),
+)
+
+CHANGES = (
+    Change("headline", ChangeKind.CHANGED, ChangeClass.MINOR, V1.headline, V2.headline),
+    Change("body", ChangeKind.CHANGED, ChangeClass.MINOR, words_added=1, words_removed=1),
+    Change("item:a1", ChangeKind.CHANGED, ChangeClass.COSMETIC),
+)
+
+
+@pytest.fixture
+def seeded(db_url: str) -> str:
+    """A store with one article in two revisions and a later `gone` event."""
+    store = open_store(db_url)
+    article, _ = store.add_article(URL, NOW)
+    store.add_article("https://news.example/other", NOW)
+    store.record(FetchResult("f1", article.id, NOW, NOW, page=V1, raw_html=b"<html>v1</html>"))
+    store.record(
+        FetchResult(
+            "f2",
+            article.id,
+            NOW + timedelta(hours=2),
+            NOW,
+            page=V2,
+            base_revision=1,
+            changes=CHANGES,
+        )
+    )
+    store.record(
+        FetchResult(
+            "f3",
+            article.id,
+            NOW + timedelta(days=2),
+            NOW,
+            http_status=410,
+            status=ArticleStatus.GONE,
+            events=((EventKind.GONE, "HTTP 410"),),
+        )
+    )
+    store.close()
+    return db_url
+
+
+def run(db_url: str, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--db", db_url, *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_add_then_list(db_url):
+    code, out, _ = run(db_url, "add", URL, URL)
+    assert code == 0 and out.splitlines() == [f"added: {URL}", f"already tracked: {URL}"]
+    code, out, _ = run(db_url, "list", "--json")
+    assert code == 0 and [json.loads(line)["url"] for line in out.splitlines()] == [URL]
+
+
+def test_add_refuses_non_http_urls_with_one_line(db_url):
+    code, out, err = run(db_url, "add", "file:///etc/passwd")
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        "Error: only http and https URLs can be tracked, not 'file:///etc/passwd'"
+    ]
+
+
+def test_history_lists_revisions_changes_and_events(seeded):
+    code, out, _ = run(seeded, "history", URL)
+    assert code == 0
+    assert "#1" in out and "#2" in out and "over 1,000 losses" in out
+    assert "headline changed" in out and "gone" in out
+    code, out, _ = run(seeded, "history", URL, "--json")
+    data = json.loads(out)
+    assert [r["revision"] for r in data["revisions"]] == [1, 2]
+    assert {c["field"] for c in data["revisions"][1]["changes"]} >= {"headline", "body"}
+    assert [e["kind"] for e in data["events"]] == ["first_seen", "gone"]
+
+
+def test_unknown_url_is_a_clear_error(seeded):
+    code, out, err = run(seeded, "history", "https://news.example/never")
+    assert code == 1 and out == ""
+    assert "not tracked: https://news.example/never" in err and "Traceback" not in err
+
+
+def test_show_latest_and_a_given_revision(seeded):
+    code, out, _ = run(seeded, "show", URL)
+    assert code == 0 and "revision 2 of 2" in out and "heavy casualties" in out
+    assert "Updated: 8:10 AM" in out
+    code, out, _ = run(seeded, "show", URL, "--rev", "1", "--json")
+    data = json.loads(out)
+    assert data["revision"] == 1 and data["page"]["headline"] == V1.headline
+    code, out, _ = run(seeded, "show", URL, "--rev", "1", "--html")
+    assert code == 0 and out == "<html>v1</html>"
+
+
+@pytest.mark.parametrize("rev", ["0", "3", "-1"])
+def test_bad_revision_numbers_are_clear_errors(seeded, rev):
+    code, _, err = run(seeded, "show", URL, "--rev", rev)
+    assert code == 1 and f"no revision {rev} of {URL}: it has revisions 1 to 2" in err
+
+
+def test_diff_is_word_level_and_plain_when_piped(seeded):
+    code, out, _ = run(seeded, "diff", URL)
+    assert code == 0 and "\x1b[" not in out  # CliRunner's stdout is not a terminal
+    assert "== headline: changed" in out and "== body: changed" in out
+    assert "mass" in out and "heavy" in out
+    code, out, _ = run(seeded, "diff", URL, "--from", "1", "--to", "2", "--json")
+    data = json.loads(out)
+    assert (data["from"], data["to"]) == (1, 2)
+    assert {"headline", "body", "item:a1"} <= {c["field"] for c in data["changes"]}
+
+
+def test_diff_refuses_reversed_range(seeded):
+    code, _, err = run(seeded, "diff", URL, "--from", "2", "--to", "1")
+    assert code == 1 and "must be older" in err
+
+
+def test_export_jsonl_and_csv(seeded):
+    code, out, _ = run(seeded, "export")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [(r["type"], r.get("revision"), r.get("kind")) for r in records] == [
+        ("event", None, "first_seen"),
+        ("event", None, "first_seen"),
+        ("revision", 1, None),
+        ("revision", 2, None),
+        ("event", None, "gone"),
+    ]
+    second = records[3]
+    assert second["url"] == URL and second["headline"] == V2.headline
+    assert {"field": "headline", "kind": "changed"}.items() <= second["changes"][0].items()
+    code, out, _ = run(seeded, "export", "--format", "csv", "--since", "2026-11-27T13:00:00Z")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["type"], r["revision"]) for r in rows] == [("revision", "2"), ("event", "")]
+    assert "headline:changed:" in rows[0]["changes"]
+
+
+def test_export_rejects_a_bad_since(seeded):
+    code, _, err = run(seeded, "export", "--since", "last tuesday")
+    assert code == 2 and "--since" in err
+
+
+def test_hostile_text_cannot_drive_the_terminal(db_url):
+    store = open_store(db_url)
+    article, _ = store.add_article(URL, NOW)
+    evil = Page(headline="Safe\x1b[2J\x1b]0;owned\x07 \u202eheadline", body=("x",))
+    store.record(FetchResult("f1", article.id, NOW, NOW, page=evil))
+    store.close()
+    for args in (("history", URL), ("show", URL), ("list",)):
+        code, out, _ = run(db_url, *args)
+        assert code == 0 and "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\x1b[2J" in run(db_url, "show", URL)[1]
+
+
+def test_db_upgrade_is_idempotent_and_refuses_newer_schemas(db_url):
+    code, out, _ = run(db_url, "db", "upgrade")
+    assert code == 0 and "from schema 0 to 1" in out
+    code, out, _ = run(db_url, "db", "upgrade")
+    assert code == 0 and "nothing to do" in out
+    store = open_store(db_url)
+    with store._tx(write=True) as tx:
+        tx.execute(
+            "INSERT INTO schema_version (version, applied_at) VALUES (7, ?)", (store._ts(NOW),)
+        )
+    store.close()
+    code, _, err = run(db_url, "db", "upgrade")
+    assert code == 1 and "newer than this Redline knows" in err
+    code, _, err = run(db_url, "list")
+    assert code == 1 and "schema version 7" in err
+
+
+def test_unreachable_database_is_one_line_not_a_traceback():
+    code, out, err = run("postgresql://redline@127.0.0.1:1/nothing", "list")
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "cannot connect to PostgreSQL" in err
+
+
+def test_bad_config_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "redline.toml"
+    bad.write_text("database_url = 3\nsurprise = true\n")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "list"])
+    assert result.exit_code == 1 and "unknown setting(s): surprise" in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)
+def test_every_command_has_help_with_an_example(command):
+    result = CliRunner().invoke(cli, [command.name, "--help"])
+    assert result.exit_code == 0
+    if hasattr(command, "commands"):
+        for sub in command.commands:
+            sub_help = CliRunner().invoke(cli, [command.name, sub, "--help"])
+            assert "Example" in sub_help.stdout
+    else:
+        assert "Example" in result.stdout
