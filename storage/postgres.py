@@ -84,6 +84,12 @@ class PostgresStore(SqlStore):
         kwargs: dict[str, Any] = {"row_factory": dict_row, "connect_timeout": int(connect_timeout)}
         if schema:
             kwargs["options"] = f"-c search_path={schema}"
+        try:  # one direct attempt first: a clear reason, and no pool retry noise when it fails
+            psycopg.connect(conninfo, **kwargs).close()
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL at {self.url}: {_first_line(exc)}"
+            ) from exc
         self._pool = ConnectionPool(
             conninfo,
             min_size=1,
