@@ -1,0 +1,44 @@
+"""The README stays true: its two set-up commands, CI's test command, every CLI command."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from redline.cli import cli
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def setup_commands() -> list[str]:
+    block = re.search(r"## Quick start\n(.*?)\n## ", README, re.S)
+    assert block, "README needs a '## Quick start' section"
+    return re.findall(r"```sh\n(.*?)\n```", block.group(1), re.S)
+
+
+def test_exactly_two_setup_commands():
+    commands = setup_commands()
+    assert len(commands) == 2
+    assert "redline" in commands[0] and "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    test_command = setup_commands()[1].split("&&")[-1].strip()
+    assert test_command.replace(".venv/bin/", "") in ci.replace(".venv/bin/", "")
+
+
+def _all_commands(group: click.Group, prefix: str = "redline") -> list[str]:
+    names = []
+    for name, command in group.commands.items():
+        names.append(f"{prefix} {name}")
+        if isinstance(command, click.Group):
+            names.extend(_all_commands(command, f"{prefix} {name}"))
+    return names
+
+
+def test_every_cli_command_is_documented():
+    missing = [name for name in _all_commands(cli) if f"`{name}" not in README]
+    assert missing == [], "document these commands in README.md's CLI reference"
