@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from storage.model import (
     Alert,
@@ -55,6 +55,25 @@ class Store(Protocol):
         pattern: str | None = None,
     ) -> tuple[Source, bool]: ...
     def list_sources(self) -> list[Source]: ...
+    def claim_due_sources(
+        self,
+        now: datetime,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+    ) -> list[Source]:
+        """Lease due sources, so that discovery runs once per interval across all workers."""
+        ...
+
+    def record_source_check(
+        self,
+        source_id: int,
+        owner: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+    ) -> None: ...
 
     def add_article(
         self,
@@ -96,6 +115,8 @@ class Store(Protocol):
 
     # --- history ------------------------------------------------------------------------------
     def history(self, article_id: int) -> list[RevisionInfo]: ...
+    def latest_page(self, article_id: int) -> Page | None: ...
+    def queue_status(self, now: datetime) -> dict[str, Any]: ...
     def revision(self, article_id: int, number: int) -> Revision: ...
     def raw_html(self, article_id: int, number: int) -> bytes | None: ...
     def events(self, article_id: int) -> list[Event]: ...

@@ -251,6 +251,13 @@ class Claim:
     latest_revision: int = 0
     latest_hash: str | None = None
     is_live: bool = False
+    site: str = ""
+    first_seen: datetime | None = None
+    last_changed_at: datetime | None = None
+    recent_changes: int = 0  # revisions in the last 7 days: the revisit policy's change rate
+    raw_hash: str | None = None  # hash of the last body's bytes: identical bytes skip extraction
+    memory: str | None = None  # what extraction learnt about this article (opaque JSON)
+    missing_count: int = 0  # consecutive 404s so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +286,11 @@ class FetchResult:
     status: ArticleStatus | None = None  # new status, when the check changed it
     error: str | None = None
     alert_channels: tuple[str, ...] = field(default=())
+    raw_hash: str | None = None
+    memory: str | None = None  # None keeps what the store has
+    missing: bool = False  # this check answered 404 (the store counts them in a row)
+    moved_to: str | None = None  # a permanent redirect: history continues under this URL
+    flip_confirmations: int = 0  # >0: an older version must be seen this often to count again
 
 
 @dataclass(frozen=True, slots=True)

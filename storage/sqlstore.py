@@ -32,6 +32,7 @@ from storage.model import (
     EventKind,
     FetchResult,
     Outcome,
+    Page,
     PageKind,
     RecordResult,
     Revision,
@@ -41,6 +42,7 @@ from storage.model import (
 )
 
 _BATCH = 200
+RECENT = timedelta(days=7)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EVENT_ALERTS = {
     EventKind.GONE: "article_removed",
@@ -157,6 +159,88 @@ class SqlStore(ABC):
             last_error=row["last_error"],
         )
 
+    def claim_due_sources(
+        self,
+        now: datetime,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+    ) -> list[Source]:
+        """Lease due discovery sources: with several workers, each runs once per interval."""
+        until = now + timedelta(seconds=lease_seconds)
+        with self._tx(write=True) as tx:
+            rows = tx.all(
+                "UPDATE sources SET lease_owner = ?, lease_until = ? WHERE id IN ("
+                " SELECT id FROM sources WHERE enabled = ? AND next_check_at <= ?"
+                " AND (lease_until IS NULL OR lease_until < ?)"
+                f" ORDER BY next_check_at, id LIMIT ?{self.FOR_UPDATE}{self.SKIP_LOCKED})"
+                " RETURNING *",
+                (owner, self._ts(until), True, self._ts(now), self._ts(now), limit),
+            )
+        return sorted((self._source(r) for r in rows), key=lambda s: s.id)
+
+    def record_source_check(
+        self,
+        source_id: int,
+        owner: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+    ) -> None:
+        with self._tx(write=True) as tx:
+            row = tx.one("SELECT every_seconds FROM sources WHERE id = ?", (source_id,))
+            if row is None:
+                raise NotFound(f"no source with id {source_id}")
+            tx.execute(
+                "UPDATE sources SET last_checked_at = ?, next_check_at = ?, last_error = ?,"
+                " lease_owner = NULL, lease_until = NULL WHERE id = ? AND"
+                " (lease_owner IS NULL OR lease_owner = ?)",
+                (
+                    self._ts(now),
+                    self._ts(now + timedelta(seconds=row["every_seconds"])),
+                    codec.clean_optional(error),
+                    source_id,
+                    owner,
+                ),
+            )
+
+    def latest_page(self, article_id: int) -> Page | None:
+        with self._tx() as tx:
+            row = tx.one(
+                "SELECT page FROM revisions WHERE article_id = ? ORDER BY number DESC LIMIT 1",
+                (article_id,),
+            )
+        return None if row is None else codec.decode_page(row["page"])
+
+    def queue_status(self, now: datetime) -> dict[str, Any]:
+        """What `redline status` shows: due now, upcoming checks, errors by host."""
+        with self._tx() as tx:
+            due = tx.one(
+                "SELECT count(*) AS n FROM articles WHERE status = 'active' AND next_check_at <= ?",
+                (self._ts(now),),
+            )["n"]
+            counts = tx.all("SELECT status, count(*) AS n FROM articles GROUP BY status")
+            upcoming = tx.all(
+                "SELECT url, next_check_at FROM articles WHERE status = 'active' AND "
+                "next_check_at > ? ORDER BY next_check_at LIMIT 10",
+                (self._ts(now),),
+            )
+            errors = tx.all(
+                "SELECT site, count(*) AS n, max(last_error) AS last_error FROM articles "
+                "WHERE error_count > 0 GROUP BY site ORDER BY count(*) DESC, site LIMIT 20"
+            )
+            leased = tx.one(
+                "SELECT count(*) AS n FROM articles WHERE lease_until > ?", (self._ts(now),)
+            )["n"]
+        return {
+            "due_now": due,
+            "leased": leased,
+            "by_status": {r["status"]: r["n"] for r in counts},
+            "next_checks": [(r["url"], self._dt(r["next_check_at"])) for r in upcoming],
+            "errors_by_host": [(r["site"], r["n"], r["last_error"]) for r in errors],
+        }
+
     # --- articles -------------------------------------------------------------------------------
     def add_article(
         self,
@@ -246,27 +330,46 @@ class SqlStore(ABC):
                 " SELECT id FROM articles WHERE status = 'active' AND next_check_at <= ?"
                 " AND (lease_until IS NULL OR lease_until < ?)"
                 f" ORDER BY next_check_at, id LIMIT ?{self.FOR_UPDATE}{self.SKIP_LOCKED})"
-                " RETURNING id, url, next_check_at, etag, last_modified, revision_count,"
-                " latest_hash, is_live",
+                " RETURNING id, url, site, next_check_at, etag, last_modified, revision_count,"
+                " latest_hash, is_live, first_seen, last_changed_at, raw_hash, memory,"
+                " missing_count",
                 (owner, self._ts(until), self._ts(now), self._ts(now), limit),
             )
-        claims = [
-            Claim(
-                article_id=r["id"],
-                url=r["url"],
-                owner=owner,
-                lease_until=until,
-                due_at=self._dt(r["next_check_at"]),
-                etag=r["etag"],
-                last_modified=r["last_modified"],
-                latest_revision=r["revision_count"],
-                latest_hash=r["latest_hash"],
-                is_live=bool(r["is_live"]),
-            )
-            for r in rows
-        ]
+            recent = self._recent_changes(tx, [r["id"] for r in rows], now)
+        claims = [self._claim(r, owner, until, recent.get(r["id"], 0)) for r in rows]
         claims.sort(key=lambda c: (c.due_at or now, c.article_id))
         return claims
+
+    def _recent_changes(self, tx: Tx, ids: list[int], now: datetime) -> dict[int, int]:
+        if not ids:
+            return {}
+        rows = tx.all(
+            "SELECT article_id, count(*) AS n FROM revisions WHERE fetched_at > ? AND "
+            f"article_id IN ({','.join('?' * len(ids))}) GROUP BY article_id",
+            (self._ts(now - RECENT), *ids),
+        )
+        return {r["article_id"]: r["n"] for r in rows}
+
+    def _claim(self, r: Any, owner: str, until: datetime, recent: int) -> Claim:
+        return Claim(
+            article_id=r["id"],
+            url=r["url"],
+            owner=owner,
+            lease_until=until,
+            due_at=self._dt(r["next_check_at"]),
+            etag=r["etag"],
+            last_modified=r["last_modified"],
+            latest_revision=r["revision_count"],
+            latest_hash=r["latest_hash"],
+            is_live=bool(r["is_live"]),
+            site=r["site"],
+            first_seen=self._dt(r["first_seen"]),
+            last_changed_at=self._dt(r["last_changed_at"]),
+            recent_changes=recent,
+            raw_hash=r["raw_hash"],
+            memory=r["memory"],
+            missing_count=r["missing_count"],
+        )
 
     def release(self, article_ids: Sequence[int], owner: str) -> int:
         if not article_ids:
@@ -289,8 +392,8 @@ class SqlStore(ABC):
             if done is not None:
                 return RecordResult(Outcome(done["outcome"]), done["revision"], duplicate=True)
             article = tx.one(
-                "SELECT id, revision_count, latest_hash, status, lease_owner FROM articles "
-                f"WHERE id = ?{self.FOR_UPDATE}",
+                "SELECT id, url, revision_count, latest_hash, status, lease_owner, flip_hash,"
+                f" flip_count FROM articles WHERE id = ?{self.FOR_UPDATE}",
                 (result.article_id,),
             )
             if article is None:
@@ -321,7 +424,10 @@ class SqlStore(ABC):
         """Decide the outcome, append what it calls for, and move the article's schedule."""
         for kind, detail in result.events:
             self._append_event(tx, result, EventKind(kind), detail)
+        if result.moved_to:
+            self._move(tx, article, result)
         number: int | None = None
+        flip: tuple[str | None, int] = (None, 0)
         page = result.page
         if result.error is not None:
             outcome = Outcome.ERROR
@@ -331,13 +437,56 @@ class SqlStore(ABC):
             outcome = Outcome.GONE
         elif page is None or page.kind is PageKind.NOT_ARTICLE:
             outcome = Outcome.UNAVAILABLE  # never a revision that wipes out the article's text
-        elif codec.content_hash(page) == article["latest_hash"]:
+        elif (page_hash := codec.content_hash(page)) == article["latest_hash"]:
             outcome = Outcome.UNCHANGED
+        elif (flip := self._flip(tx, article, result, page_hash))[1]:
+            outcome = Outcome.UNCHANGED  # an older version served again: not (yet) a revision
         else:
             number = self._append_revision(tx, article, result, compare)
             outcome = Outcome.NEW if number == 1 else Outcome.CHANGED
-        self._update_article(tx, article, result, outcome, number)
+        self._update_article(tx, article, result, outcome, number, flip)
         return outcome, number
+
+    def _flip(
+        self, tx: Tx, article: Any, result: FetchResult, page_hash: str
+    ) -> tuple[str | None, int]:
+        """Flip-flop guard: a page equal to an OLDER revision (a stale cache node) counts only
+        once it has been seen `flip_confirmations` checks in a row. Returns the (hash, count) to
+        remember, with count 0 when a revision should be written."""
+        if result.flip_confirmations <= 0 or not article["revision_count"]:
+            return None, 0
+        older = tx.one(
+            "SELECT number FROM revisions WHERE article_id = ? AND content_hash = ? LIMIT 1",
+            (result.article_id, page_hash),
+        )
+        if older is None:
+            return None, 0
+        count = article["flip_count"] + 1 if article["flip_hash"] == page_hash else 1
+        if count >= result.flip_confirmations:
+            return None, 0  # it stayed: a genuine revert, recorded as a revision
+        if count == 1:
+            self._append_event(
+                tx, result, EventKind.FLIP_FLOP, f"served revision {older['number']} again"
+            )
+        return page_hash, count
+
+    def _move(self, tx: Tx, article: Any, result: FetchResult) -> None:
+        """A permanent redirect: the article continues under the new URL, unless another
+        article already tracks it, in which case this one is marked moved (history kept)."""
+        new_url = validate_url(result.moved_to or "")
+        owner = tx.one("SELECT article_id FROM article_urls WHERE url = ?", (new_url,))
+        if owner is not None and owner["article_id"] != article["id"]:
+            tx.execute("UPDATE articles SET status = 'moved' WHERE id = ?", (article["id"],))
+            return
+        if owner is None:
+            tx.execute(
+                "INSERT INTO article_urls (url, article_id) VALUES (?, ?)",
+                (new_url, article["id"]),
+            )
+        tx.execute(
+            "UPDATE articles SET url = ?, site = ? WHERE id = ?",
+            (new_url, site_of(new_url), article["id"]),
+        )
 
     def _append_revision(
         self,
@@ -471,18 +620,28 @@ class SqlStore(ABC):
         result: FetchResult,
         outcome: Outcome,
         number: int | None,
+        flip: tuple[str | None, int],
     ) -> None:
         error = codec.clean_optional(result.error)
         changed = number is not None
-        status = str(result.status) if result.status is not None else article["status"]
-        validators = outcome is not Outcome.ERROR and not result.not_modified
+        status = str(result.status) if result.status is not None else None
+        fresh = outcome is not Outcome.ERROR and not result.not_modified  # a full response
+        missing = (
+            "missing_count + 1"
+            if result.missing
+            else ("missing_count" if outcome is Outcome.ERROR else "0")
+        )
         tx.execute(
-            "UPDATE articles SET status = ?, next_check_at = ?, last_checked_at = ?,"
+            "UPDATE articles SET status = coalesce(?, status), next_check_at = ?,"
+            " last_checked_at = ?,"
             " last_changed_at = CASE WHEN ? THEN ? ELSE last_changed_at END,"
             " revision_count = CASE WHEN ? THEN ? ELSE revision_count END,"
             " latest_hash = CASE WHEN ? THEN ? ELSE latest_hash END,"
             " etag = CASE WHEN ? THEN ? ELSE etag END,"
             " last_modified = CASE WHEN ? THEN ? ELSE last_modified END,"
+            " raw_hash = CASE WHEN ? THEN ? ELSE raw_hash END,"
+            " memory = coalesce(?, memory),"
+            f" missing_count = {missing}, flip_hash = ?, flip_count = ?,"
             " error_count = CASE WHEN ? THEN error_count + 1 ELSE 0 END, last_error = ?,"
             " lease_owner = CASE WHEN lease_owner = ? OR ? THEN NULL ELSE lease_owner END,"
             " lease_until = CASE WHEN lease_owner = ? OR ? THEN NULL ELSE lease_until END"
@@ -497,10 +656,15 @@ class SqlStore(ABC):
                 number,
                 changed,
                 codec.content_hash(result.page) if result.page is not None else None,
-                validators,
+                fresh,
                 result.etag,
-                validators,
+                fresh,
                 result.last_modified,
+                fresh,
+                result.raw_hash,
+                codec.clean_optional(result.memory),
+                flip[0],
+                flip[1],
                 error is not None,
                 error,
                 result.owner,

@@ -280,7 +280,8 @@ def test_outdated_schema_asks_for_upgrade(tmp_path: Path, monkeypatch):
     open_store(url).close()
     from storage import open as opener
 
-    monkeypatch.setattr(opener, "latest_version", lambda backend: 2)
+    known = opener.latest_version("sqlite")
+    monkeypatch.setattr(opener, "latest_version", lambda backend: known + 1)
     with pytest.raises(SchemaOutdated, match="redline db upgrade"):
         open_store(url)
 
@@ -299,3 +300,99 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path):
     bogus.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match="not a SQLite database"):
         open_store(f"sqlite:///{bogus}")
+
+
+def test_a_stale_cache_bouncing_between_versions_is_not_a_revision_each_time(store):
+    article, _ = store.add_article(URL, NOW)
+    old, new = page("Old headline"), page("New headline")
+    store.record(fetch(article.id, "1", old))
+    store.record(fetch(article.id, "2", new, base_revision=1, flip_confirmations=3))
+    outcomes = [
+        store.record(fetch(article.id, f"b{i}", pg, base_revision=2, flip_confirmations=3))
+        for i, pg in enumerate([old, new, old, new, old])
+    ]
+    assert [o.outcome for o in outcomes] == [Outcome.UNCHANGED] * 5
+    assert len(store.history(article.id)) == 2
+    flips = [e for e in store.events(article.id) if e.kind is EventKind.FLIP_FLOP]
+    assert len(flips) == 3 and flips[0].detail == "served revision 1 again"
+    # An old version that stays for three checks in a row (the last bounce was the first of
+    # them) is a genuine revert: the third sighting writes revision 3, later ones nothing.
+    stays = [
+        store.record(fetch(article.id, f"s{i}", old, base_revision=2, flip_confirmations=3))
+        for i in range(3)
+    ]
+    assert [o.revision for o in stays] == [None, 3, None]
+
+
+def test_a_permanent_redirect_continues_history_under_the_new_url(store):
+    article, _ = store.add_article(URL, NOW)
+    store.record(fetch(article.id, "1", page()))
+    new_url = URL + "-renamed"
+    store.record(
+        fetch(
+            article.id,
+            "2",
+            page(),
+            base_revision=1,
+            moved_to=new_url,
+            events=((EventKind.MOVED, new_url),),
+        )
+    )
+    assert store.get_article(new_url).id == article.id
+    assert store.get_article(URL).id == article.id  # the old URL still finds it
+    assert store.get_article(URL).url == new_url
+    assert len(store.history(article.id)) == 1
+
+
+def test_a_redirect_onto_another_tracked_article_marks_this_one_moved(store):
+    a, _ = store.add_article(URL, NOW)
+    b, _ = store.add_article(URL + "-b", NOW)
+    store.record(fetch(a.id, "1", moved_to=URL + "-b", events=((EventKind.MOVED, URL + "-b"),)))
+    assert store.get_article_by_id(a.id).status is ArticleStatus.MOVED
+    assert store.get_article(URL + "-b").id == b.id
+
+
+def test_claims_carry_what_the_policy_and_fast_path_need(store):
+    article, _ = store.add_article(URL, NOW)
+    store.record(
+        fetch(article.id, "1", page(), raw_hash="abc", memory='{"x": 1}', next_check_at=NOW)
+    )
+    store.record(
+        fetch(
+            article.id,
+            "2",
+            raw_hash="def",
+            missing=True,
+            http_status=404,
+            next_check_at=NOW,
+            page=Page(kind=PageKind.NOT_ARTICLE, reason="http_404"),
+        )
+    )
+    (claim,) = store.claim_due(NOW, "w", limit=1, lease_seconds=60)
+    assert (claim.raw_hash, claim.memory, claim.missing_count) == ("def", '{"x": 1}', 1)
+    assert claim.recent_changes == 1 and claim.first_seen == NOW and claim.site == "news.example"
+    assert store.latest_page(article.id) == page()
+
+
+def test_sources_are_claimed_once_per_interval(store):
+    src, _ = store.add_source("https://news.example/rss", SourceKind.FEED, 600, NOW)
+    assert [s.id for s in store.claim_due_sources(NOW, "w1", limit=5, lease_seconds=60)] == [src.id]
+    assert store.claim_due_sources(NOW, "w2", limit=5, lease_seconds=60) == []
+    store.record_source_check(src.id, "w1", NOW)
+    assert (
+        store.claim_due_sources(NOW + timedelta(seconds=599), "w2", limit=5, lease_seconds=60) == []
+    )
+    assert (
+        len(store.claim_due_sources(NOW + timedelta(seconds=600), "w2", limit=5, lease_seconds=60))
+        == 1
+    )
+
+
+def test_queue_status_reports_due_and_errors_by_host(store):
+    a, _ = store.add_article(URL, NOW)
+    store.add_article("https://other.example/x", NOW + timedelta(hours=1))
+    store.record(fetch(a.id, "1", error="timeout", next_check_at=NOW))
+    status = store.queue_status(NOW)
+    assert status["due_now"] == 1 and status["by_status"] == {"active": 2}
+    assert status["errors_by_host"] == [("news.example", 1, "timeout")]
+    assert status["next_checks"][0][0] == "https://other.example/x"

@@ -1,0 +1,8 @@
+-- What the crawler remembers between checks of an article.
+ALTER TABLE articles ADD COLUMN raw_hash TEXT;
+ALTER TABLE articles ADD COLUMN memory TEXT;
+ALTER TABLE articles ADD COLUMN missing_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE articles ADD COLUMN flip_hash TEXT;
+ALTER TABLE articles ADD COLUMN flip_count INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX revisions_article_time ON revisions (article_id, fetched_at);
+CREATE INDEX articles_site ON articles (site);

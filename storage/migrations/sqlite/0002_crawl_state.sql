@@ -1,0 +1,8 @@
+-- What the crawler remembers between checks of an article.
+ALTER TABLE articles ADD COLUMN raw_hash TEXT;            -- hash of the last body's bytes
+ALTER TABLE articles ADD COLUMN memory TEXT;              -- what extraction learnt (opaque JSON)
+ALTER TABLE articles ADD COLUMN missing_count INTEGER NOT NULL DEFAULT 0;  -- consecutive 404s
+ALTER TABLE articles ADD COLUMN flip_hash TEXT;           -- an older version seen again
+ALTER TABLE articles ADD COLUMN flip_count INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX revisions_article_time ON revisions (article_id, fetched_at);
+CREATE INDEX articles_site ON articles (site);
