@@ -1,0 +1,30 @@
+"""HTML to Page: the article a reader sees and its live-feed items, stable under page noise.
+
+Pure functions only (no I/O, no clock). See docs/extraction.md.
+"""
+
+from crawler.extract.core import EXTRACTOR, EXTRACTOR_VERSION, Extraction, extract, extract_page
+from crawler.extract.memory import ArticleMemory
+from crawler.extract.profiles import (
+    ProfileError,
+    SiteProfile,
+    builtin_profiles,
+    load_profiles,
+    profile_for,
+)
+from crawler.extract.text import normalise_text
+
+__all__ = [
+    "EXTRACTOR",
+    "EXTRACTOR_VERSION",
+    "ArticleMemory",
+    "Extraction",
+    "ProfileError",
+    "SiteProfile",
+    "builtin_profiles",
+    "extract",
+    "extract_page",
+    "load_profiles",
+    "normalise_text",
+    "profile_for",
+]

@@ -1,0 +1,218 @@
+"""extract(): from a page's HTML to the Page a reader sees. Pure: no I/O, no clock.
+
+Order of work: decode bytes; if a remembered article region is unchanged, reuse the previous Page
+(the fast re-check); else read declared metadata, pull feed items from the untouched tree, cut
+furniture, extract the body (profile, else trafilatura), and learn where the article sits.
+Every failure inside becomes a NOT_ARTICLE Page with a reason: extraction never raises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import trafilatura
+from lxml import etree
+from selectolax.lexbor import LexborHTMLParser
+
+from crawler.extract import fields, items
+from crawler.extract import memory as mem
+from crawler.extract.body import body_words, finish_body, generic_body, profile_body
+from crawler.extract.dates import zone
+from crawler.extract.decode import decode_html, looks_binary
+from crawler.extract.furniture import strip_furniture
+from crawler.extract.kind import not_article_reason
+from crawler.extract.memory import ArticleMemory
+from crawler.extract.profiles import SiteProfile
+from crawler.extract.structured import read_declared
+from crawler.extract.text import normalise_text
+from storage.codec import content_hash
+from storage.model import FeedItem, Page, PageKind
+
+EXTRACTOR = "redline"
+EXTRACTOR_VERSION = f"1+trafilatura-{trafilatura.__version__}"
+LARGE_PAGE = 2_000_000  # bytes; above this, scripts and styles are cut before parsing
+MAX_MARKUP = 4_000_000  # characters of markup left after that: more is not an article page
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """The Page, what was learnt for next time, and whether the previous Page was reused."""
+
+    page: Page
+    memory: ArticleMemory | None = None
+    reused: bool = False
+
+
+def _not_article(reason: str, memory: ArticleMemory | None = None) -> Extraction:
+    page = Page(
+        kind=PageKind.NOT_ARTICLE,
+        reason=reason,
+        extractor=EXTRACTOR,
+        extractor_version=EXTRACTOR_VERSION,
+    )
+    return Extraction(page=page, memory=memory)
+
+
+def _text_of(html: bytes | str, encoding: str | None) -> str | Extraction:
+    if isinstance(html, str):
+        return html
+    if looks_binary(html):
+        return _not_article("binary")
+    return decode_html(html, encoding).text
+
+
+def _shrink(text: str) -> str:
+    """Cut scripts, styles and comments out of a huge page, cheaply, before the real parse."""
+    tree = LexborHTMLParser(text)
+    for node in tree.css("script, style, svg, noscript, template, iframe"):
+        node.decompose()
+    return tree.html or ""
+
+
+def extract(
+    html: bytes | str,
+    url: str,
+    *,
+    encoding: str | None = None,
+    profile: SiteProfile | None = None,
+    memory: ArticleMemory | None = None,
+    previous: Page | None = None,
+) -> Extraction:
+    """Extract the article (or live feed) from one page; never raises."""
+    try:
+        text = _text_of(html, encoding)
+        if isinstance(text, Extraction):
+            return text
+        return _extract_text(text, url, profile, memory, previous)
+    except Exception as exc:
+        return _not_article(f"unparseable: {type(exc).__name__}", memory)
+
+
+def extract_page(html: bytes | str, url: str, **kwargs: object) -> Page:
+    """extract(...).page, for callers that keep no memory."""
+    return extract(html, url, **kwargs).page  # type: ignore[arg-type]
+
+
+def _extract_text(
+    text: str,
+    url: str,
+    profile: SiteProfile | None,
+    memory: ArticleMemory | None,
+    previous: Page | None,
+) -> Extraction:
+    text = text.replace("\x00", "")
+    if not text.strip():
+        return _not_article("empty", memory)
+    if len(text) > LARGE_PAGE:
+        text = _shrink(text)
+        if len(text) > MAX_MARKUP:
+            return _not_article("too_large", memory)
+    tree = LexborHTMLParser(text)
+    remembered = memory is not None and previous is not None and memory.fingerprint
+    if remembered and mem.fingerprint(text, tree, memory) == memory.fingerprint:
+        return Extraction(page=previous, memory=memory, reused=True)
+    return _full(text, tree, url, profile, memory, previous)
+
+
+def _lxml_tree(text: str) -> etree._Element | None:
+    root = trafilatura.utils.load_html(text)
+    if root is None:
+        return None
+    etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    return root
+
+
+def _full(
+    text: str,
+    tree: LexborHTMLParser,
+    url: str,
+    profile: SiteProfile | None,
+    memory: ArticleMemory | None,
+    previous: Page | None,
+) -> Extraction:
+    declared = read_declared(tree)
+    root = _lxml_tree(text)
+    if root is None:
+        return _not_article("empty", memory)
+    tz = zone(profile.timezone if profile else None)
+    live_hint = "liveblogposting" in declared.types or bool(profile and profile.is_live_url(url))
+    found_items = _items(root, declared, profile, tz, live_hint)
+
+    headline = _headline(root, tree, declared, profile)
+    byline = _byline(root, tree, declared, profile)
+    published = fields.choose_time(
+        fields.select_values(root, profile.published) if profile else [], declared.published, tz
+    )
+    updated = fields.choose_time(
+        fields.select_values(root, profile.updated) if profile else [], declared.modified, tz
+    )
+    for selector in profile.exclude if profile else ():
+        for node in selector.compiled()(root):
+            if isinstance(node, etree._Element) and node.getparent() is not None:
+                node.getparent().remove(node)
+    visible = normalise_text(tree.body.text(separator=" ") if tree.body else "")[:20000]
+    strip_furniture(root)
+    paragraphs = profile_body(root, profile)
+    if paragraphs is None:
+        paragraphs = generic_body(root)
+    body = finish_body(paragraphs, headline, mem.volatile_texts(tree, memory))
+    if not found_items and body_words(body) < 25:
+        fallback = _lxml_tree(text)
+        found_items = items.generic_items(fallback, tz) if fallback is not None else []
+    keyed = items.rekey(found_items, memory.items if memory else {})
+    if keyed:
+        in_items = {i.text for i in keyed} | {i.headline for i in keyed}
+        body = tuple(p for p in body if p not in in_items)
+    words = body_words(body)
+    reason = not_article_reason(declared, headline, " ".join(body), words, visible, bool(keyed))
+    if reason:
+        return _not_article(reason, memory)
+    page = Page(
+        headline=headline,
+        byline=byline,
+        published=published,
+        updated=updated,
+        body=body,
+        items=keyed,
+        kind=PageKind.LIVE if keyed else PageKind.ARTICLE,
+        language=fields.language_tag(declared.language),
+        canonical_url=fields.canonical_url(url, declared),
+        extractor=EXTRACTOR,
+        extractor_version=EXTRACTOR_VERSION,
+    )
+    unchanged = previous is not None and content_hash(previous) == content_hash(page)
+    learnt = mem.learn(text, tree, body, headline, memory, unchanged, items.item_identities(keyed))
+    return Extraction(page=page, memory=learnt)
+
+
+def _items(
+    root: etree._Element,
+    declared: object,
+    profile: SiteProfile | None,
+    tz: object,
+    live_hint: bool,
+) -> list[FeedItem]:
+    if not live_hint:
+        return []
+    found = items.json_ld_items(declared.live_updates, tz)  # type: ignore[attr-defined]
+    if not found and profile is not None and profile.items:
+        found = items.profile_items(root, profile, tz)  # type: ignore[arg-type]
+    if not found:
+        found = items.generic_items(root, tz)  # type: ignore[arg-type]
+    return found
+
+
+def _headline(root, tree, declared, profile) -> str:  # type: ignore[no-untyped-def]
+    if profile is not None and profile.headline:
+        values = fields.select_values(root, profile.headline)
+        if values:
+            return values[0]
+    return fields.choose_headline(tree, declared)
+
+
+def _byline(root, tree, declared, profile) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    if profile is not None and profile.byline:
+        values = fields.select_values(root, profile.byline)
+        if values:
+            return fields.dedupe_names(values)
+    return fields.choose_byline(tree, declared)

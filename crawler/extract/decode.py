@@ -1,0 +1,98 @@
+"""Bytes to text, for pages whose charset declarations cannot be trusted.
+
+Order of belief: a byte-order mark; valid UTF-8 (legacy 8-bit text such as windows-1251 almost never
+decodes as valid UTF-8, so a page that does is UTF-8 whatever it claims); the HTTP charset; the
+page's own <meta charset>; then a statistical guess. Binary data served as text/html is recognised
+by its magic number or its share of control bytes and reported, never decoded into noise.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+import charset_normalizer
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE
+)
+_MAGIC = (
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"%PDF",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"\x28\xb5\x2f\xfd",
+    b"RIFF",
+    b"\x00\x00\x01\x00",
+    b"OggS",
+    b"ID3",
+    b"\x7fELF",
+    b"BZh",
+    b"7z\xbc\xaf",
+)
+_CONTROL_BYTES = bytes(range(0, 9)) + bytes(range(14, 32))
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    text: str
+    encoding: str
+
+
+def looks_binary(data: bytes) -> bool:
+    """True for images, archives and other non-text served as HTML."""
+    head = data[:4096]
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return False
+    if any(head.startswith(magic) for magic in _MAGIC):
+        return True
+    if not head:
+        return False
+    controls = sum(head.count(bytes([b])) for b in _CONTROL_BYTES)
+    return controls / len(head) > 0.05
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name.strip().strip("\"'")).name
+    except LookupError:
+        return None
+
+
+def _try(data: bytes, encoding: str | None) -> str | None:
+    if encoding is None:
+        return None
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
+    """Decode a page; never raises (undecodable bytes become U+FFFD)."""
+    for bom, name in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return Decoded(data[len(bom) :].decode(name, errors="replace"), name)
+    text = _try(data, "utf-8")
+    if text is not None:
+        return Decoded(text, "utf-8")
+    meta = _META_CHARSET.search(data[:4096])
+    for declared in (_codec(http_charset), _codec(meta.group(1).decode("ascii")) if meta else None):
+        if declared and declared not in ("utf-8", "utf-16", "utf-16-le", "utf-16-be"):
+            text = _try(data, declared)
+            if text is not None:
+                return Decoded(text, declared)
+    guess = charset_normalizer.from_bytes(data[:65536]).best()
+    name = _codec(guess.encoding) if guess is not None else None
+    if name and name not in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
+        return Decoded(data.decode(name, errors="replace"), name)
+    return Decoded(data.decode("utf-8", errors="replace"), "utf-8")

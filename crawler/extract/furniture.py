@@ -1,0 +1,154 @@
+"""Page furniture: what is never the article, recognised by signals that hold on any site.
+
+Two stages. Before the body is extracted, elements whose class, id or role name them as ads,
+share bars, newsletter boxes, cookie banners, trending or related lists, or that a reader cannot
+see (hidden), are cut from the tree. After extraction, whole paragraphs that are furniture by
+their text alone ("Read more: ..." link lines, "Advertisement", "5 minutes ago", "1.2K shares")
+are dropped. Both are deliberately narrow: a real paragraph must never match.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+from lxml import etree
+
+_WORD_LIST = (
+    "ad ads advert adverts advertisement advertising adslot adunit adcontainer gpt "
+    "dfp sponsor sponsored promo promotion newsletter newsletters signup subscribe subscription "
+    "share shares sharing sharebar social socialshare related readmore recirc recirculation "
+    "trending mostread mostpopular popular cookie cookies consent gdpr outbrain taboola "
+    "timeago relativetime viewcount pageviews commentcount banner"
+)
+_WORDS = _WORD_LIST.split()
+_FURNITURE_TOKENS = frozenset(_WORDS)
+_PAIRS = frozenset(
+    {
+        ("read", "more"),
+        ("read", "also"),
+        ("most", "read"),
+        ("most", "popular"),
+        ("sign", "up"),
+        ("ad", "slot"),
+        ("time", "ago"),
+        ("view", "count"),
+        ("comment", "count"),
+        ("more", "stories"),
+        ("you", "may"),
+        ("also", "like"),
+    }
+)
+_SPLIT = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_ROLES = frozenset(
+    {"complementary", "banner", "contentinfo", "navigation", "alertdialog", "dialog"}
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_MAX_PARAGRAPHS_IN_FURNITURE = 4
+_ALWAYS_DROP = (
+    "//script|//style|//noscript|//template|//svg|//iframe|//button|//figcaption"
+    "|//picture|//video|//audio|//input|//select|//textarea"
+)
+_DROP_UNLESS_ARTICLE = frozenset({"form", "figure", "aside", "nav", "footer", "dialog"})
+
+
+def _tokens(value: str) -> list[str]:
+    return [t for t in _SPLIT.split(_CAMEL.sub(" ", value).lower()) if t]
+
+
+def is_furniture_name(value: str) -> bool:
+    """True when a class or id value names furniture ("ad-slot", "shareBar", "most-read")."""
+    tokens = _tokens(value)
+    if any(t in _FURNITURE_TOKENS for t in tokens):
+        return True
+    return any(pair in _PAIRS for pair in pairwise(tokens))
+
+
+def _is_furniture(el: etree._Element) -> bool:
+    attrs = el.attrib
+    if "hidden" in attrs or attrs.get("aria-hidden") == "true":
+        return True
+    style = attrs.get("style")
+    if style and _HIDDEN_STYLE.search(style):
+        return True
+    if attrs.get("role") in _ROLES:
+        return True
+    names = " ".join(filter(None, (attrs.get("class"), attrs.get("id"))))
+    return bool(names) and is_furniture_name(names)
+
+
+def _holds_article(el: etree._Element) -> bool:
+    """An element with many paragraphs is a container, whatever its class says."""
+    for count, _ in enumerate(el.iter("p"), start=1):
+        if count > _MAX_PARAGRAPHS_IN_FURNITURE:
+            return True
+    return False
+
+
+def strip_furniture(root: etree._Element) -> None:
+    """Remove furniture elements from an lxml tree, in place."""
+    for el in root.xpath(_ALWAYS_DROP):
+        _drop(el)
+    body = root.find(".//body")
+    start = body if body is not None else root
+    doomed = []
+    for el in start.iter(etree.Element):
+        if el.tag in ("html", "body", "main", "article") or not isinstance(el.tag, str):
+            continue
+        if (el.tag in _DROP_UNLESS_ARTICLE or _is_furniture(el)) and not _holds_article(el):
+            doomed.append(el)
+    for el in doomed:
+        _drop(el)
+
+
+def _drop(el: etree._Element) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail and tail.strip():
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+_LABELLED_LINK = re.compile(
+    r"^(read more|read also|also read|see more|more reading|related|related articles?|"
+    r"related stories|see also|recommended|more on this( story)?|more from|watch|listen|"
+    r"don't miss|must read|further reading|editor's picks|trending)\b\s*[:|»›>–—-]",
+    re.IGNORECASE,
+)
+_ALONE = re.compile(
+    r"^(advertisement|advertising|sponsored( content)?|story continues below( advertisement)?|"
+    r"scroll to continue( with content)?|continue reading( below)?|skip advert(isement)?|"
+    r"(updated |posted |published )?(\d+|an?|one) (seconds?|minutes?|mins?|hours?|hrs?|days?|"
+    r"weeks?|months?) ago|just now|[\d.,]+\s*[km]?\s*(views?|shares?|comments?|reads?|likes?)|"
+    r"share( this)?( article| story)?|comments?|print|email|don't miss|see more|read more|"
+    r"related( articles| stories)?|see also|more stories|most read|most popular|trending( now)?|"
+    r"recommended( for you)?)\.?:?$",
+    re.IGNORECASE,
+)
+_MAX_LABELLED_WORDS = 30
+
+
+# A dateline of the page itself ("Updated at 1:23 p.m.", "Published 12 May 2019") or a
+# copyright line: page metadata, never article text. Short lines with a digit only.
+_STAMP = re.compile(
+    r"^((last )?updated|posted|published|first published|modified)\b[^.]{0,40}\d"
+    r"|^(©|\(c\)|copyright\b)",
+    re.IGNORECASE,
+)
+_MAX_STAMP_WORDS = 12
+
+
+def is_furniture_paragraph(text: str) -> bool:
+    """A whole paragraph that is furniture by its words alone."""
+    if _ALONE.match(text):
+        return True
+    if len(text.split()) <= _MAX_STAMP_WORDS and _STAMP.match(text):
+        return True
+    return bool(_LABELLED_LINK.match(text)) and len(text.split()) <= _MAX_LABELLED_WORDS

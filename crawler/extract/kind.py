@@ -1,0 +1,63 @@
+"""Is this an article at all? Paywalls, consent walls, soft 404s, error pages and empty results.
+
+A NOT_ARTICLE Page carries only a `reason`, never a body, so that a wall or an error page can
+never become a revision that wipes out the article's text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crawler.extract.structured import Declared
+
+_MIN_WORDS = 25  # below this, a page with no declared article is not one
+_SHORT = 120  # a body this short may be an error or not-found page
+_TEASER = 40  # a body this short in front of a wall is the wall, not the article
+_NOT_FOUND = re.compile(
+    r"\b(404|page not found|not found|no longer available|doesn['’]t exist|does not exist|"
+    r"couldn['’]t find|could not find|page unavailable)\b",
+    re.IGNORECASE,
+)
+_ERROR = re.compile(
+    r"^\s*(error|50[0-4]|internal server error|service unavailable|bad gateway|access denied|"
+    r"forbidden|just a moment|attention required|request blocked)\b",
+    re.IGNORECASE,
+)
+_CONSENT = re.compile(
+    r"\b(we (and our partners )?use cookies|cookie (settings|preferences|consent)|"
+    r"consent to (the use of )?cookies|manage (your )?(privacy|consent)|accept all cookies)\b",
+    re.IGNORECASE,
+)
+_PAYWALL = re.compile(
+    r"\b(subscribe to (continue|read)|to continue reading|already a subscriber|"
+    r"subscribers only|this (article|content) is for subscribers|sign in to (continue|read)|"
+    r"log in to (continue|read)|unlock (this|the full) (article|story))\b",
+    re.IGNORECASE,
+)
+
+
+def not_article_reason(
+    declared: Declared, headline: str, body: str, words: int, visible: str, has_items: bool
+) -> str | None:
+    """Why the page is not an article, or None when it is one."""
+    titles = " ".join(filter(None, (declared.title, headline)))
+    if words < _SHORT and _ERROR.search(titles):
+        return "error_page"
+    if words < _SHORT and _NOT_FOUND.search(titles):
+        return "soft_404"
+    if has_items:
+        return None
+    # A wall is judged by what extraction kept: its own text, or nothing with the wall around it.
+    if _PAYWALL.search(body) and words < _SHORT:
+        return "paywall"
+    if words < _TEASER and (declared.free is False or (words == 0 and _PAYWALL.search(visible))):
+        return "paywall"
+    if _CONSENT.search(body) and words < _SHORT:
+        return "consent_wall"
+    if words == 0 and _CONSENT.search(visible):
+        return "consent_wall"
+    if words == 0:
+        return "empty"
+    if words < _MIN_WORDS and not (declared.types & {"newsarticle", "article", "blogposting"}):
+        return "empty"
+    return None
