@@ -1,0 +1,69 @@
+"""The differ: what changed between two versions of an article, word by word, classified.
+
+Pure functions, no I/O, no clock. `compare(old, new)` gives one Change per changed field:
+"headline", "byline", "published", "updated", "body" and "item:<key>" for each live-feed item.
+
+What a Change holds, per field:
+
+- headline, byline, published, updated: `old` and `new` are the full values as text (None when
+  empty). A byline is its names joined by "; "; times are ISO 8601 in UTC
+  ("2026-03-10T22:15:00+00:00").
+- body: `old` and `new` are None: the stored revisions already hold both bodies. The diff is
+  against `Page.text` (paragraphs joined by a blank line).
+- item:<key>: `old` and `new` are the item as text: its time (ISO, UTC), headline, text and
+  "(Updated ...)" marker, one per paragraph, empty ones left out (see `item_text`).
+- `patch` (every field) is `to_patch(diff_texts(old_text, new_text))`: applying it to the old
+  text gives the new text exactly, including for ADDED (old text "") and REMOVED (new text "").
+  `diff_change(change, old_text)` turns a stored Change back into a TextDiff to render.
+
+All field texts are cleaned as the store cleans text (NUL dropped, lone surrogates replaced), so
+a stored patch applies to the stored old value.
+
+`compare(None, page)` is a new article: one ADDED change (class substantive) per non-empty field
+and per feed item, in the same order as any other comparison. `compare(p, p) == ()`.
+"""
+
+from crawler.diff.classify import (
+    MINOR_MAX_WORDS,
+    MINOR_MIN_SIMILARITY,
+    REWRITE_SHARE,
+    Measures,
+    find_notes,
+    measure,
+)
+from crawler.diff.compare import PAGE_FIELDS, compare, diff_change, field_texts, item_text
+from crawler.diff.patch import PatchError, apply_patch, patch_to_diff, to_patch
+from crawler.diff.render import (
+    render_inline_html,
+    render_side_by_side_html,
+    render_terminal,
+    render_unified,
+)
+from crawler.diff.text import WORK_BUDGET, Op, Piece, TextDiff, diff_texts
+
+__all__ = [
+    "MINOR_MAX_WORDS",
+    "MINOR_MIN_SIMILARITY",
+    "PAGE_FIELDS",
+    "REWRITE_SHARE",
+    "WORK_BUDGET",
+    "Measures",
+    "Op",
+    "PatchError",
+    "Piece",
+    "TextDiff",
+    "apply_patch",
+    "compare",
+    "diff_change",
+    "diff_texts",
+    "field_texts",
+    "find_notes",
+    "item_text",
+    "measure",
+    "patch_to_diff",
+    "render_inline_html",
+    "render_side_by_side_html",
+    "render_terminal",
+    "render_unified",
+    "to_patch",
+]

@@ -1,0 +1,124 @@
+"""What kind of change a diff is: the class, the numbers behind it, and the notes it adds.
+
+Classes, checked in this order (thresholds are module constants, documented in docs/diff.md):
+- cosmetic: every edited stretch says the same words once case, quote style, punctuation and
+  whitespace are ignored (and nothing moved);
+- minor: only paragraphs moved, or at most MINOR_MAX_WORDS words added and at most as many
+  removed while at least half the words stayed (similarity >= MINOR_MIN_SIMILARITY);
+- rewrite: more than REWRITE_SHARE of the old words were removed AND more than REWRITE_SHARE of
+  the new words are new (an article that only grew or only shrank is not a rewrite);
+- substantive: everything else.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from crawler.diff.text import Op, TextDiff
+from crawler.diff.tokens import count_words
+from storage.model import ChangeClass
+
+MINOR_MAX_WORDS = 5
+MINOR_MIN_SIMILARITY = 0.5
+REWRITE_SHARE = 0.5
+
+_QUOTES = str.maketrans({c: '"' for c in "“”„‟«»″〝〞"} | {c: "'" for c in "‘’‚‛‹›′`´"})
+_NOT_WORD = re.compile(r"[^\w\s]|_")
+
+_NOTES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "correction",
+        re.compile(
+            r"\b(?:corrections?|clarifications?)\s*[:—–-]"
+            r"|\ban earlier version of this (?:article|story|report|post|piece)\b"
+            r"|\bthis (?:article|story|report|post|piece) (?:has been|was) (?:corrected|amended)\b",
+            re.I,
+        ),
+    ),
+    (
+        "editors_note",
+        re.compile(
+            r"\beditor(?:['’]s|s['’]?)?\s+note\b|\bnote from the editors?\b|\bnote to readers\s*:",
+            re.I,
+        ),
+    ),
+    (
+        "update_notice",
+        re.compile(
+            r"\bthis (?:article|story|report|post|piece|page) (?:has been|was|is being|will be)"
+            r" updated\b"
+            r"|(?:^|\n)[^\S\n]*\(?\s*(?:update|updated)\b\s*(?:[:—–-]|\(|at\b|on\b|\d)",
+            re.I,
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Measures:
+    class_: ChangeClass
+    words_added: int
+    words_removed: int
+    similarity: float  # words kept (moved words count as kept) over the mean length, 0..1
+
+
+def measure(diff: TextDiff) -> Measures:
+    added = removed = kept = 0
+    for piece in diff.pieces:
+        if piece.op is Op.INSERT:
+            added += count_words(piece.text)
+        elif piece.op is Op.DELETE:
+            removed += count_words(piece.text)
+        elif piece.op is not Op.MOVED_TO:
+            kept += count_words(piece.text)
+    total = 2 * kept + added + removed
+    similarity = round(2 * kept / total, 4) if total else 1.0
+    return Measures(_classify(diff, added, removed, kept, similarity), added, removed, similarity)
+
+
+def _classify(
+    diff: TextDiff, added: int, removed: int, kept: int, similarity: float
+) -> ChangeClass:
+    moved = any(p.op is Op.MOVED_FROM for p in diff.pieces)
+    if not moved and all(_same_words(old, new) for old, new in _edits(diff)):
+        return ChangeClass.COSMETIC
+    if removed > REWRITE_SHARE * (kept + removed) and added > REWRITE_SHARE * (kept + added):
+        return ChangeClass.REWRITE
+    small = max(added, removed) <= MINOR_MAX_WORDS and similarity >= MINOR_MIN_SIMILARITY
+    return ChangeClass.MINOR if small else ChangeClass.SUBSTANTIVE
+
+
+def _edits(diff: TextDiff) -> list[tuple[str, str]]:
+    """Each stretch of edits between two unchanged stretches, as (removed, added) text."""
+    edits: list[tuple[str, str]] = []
+    gone: list[str] = []
+    came: list[str] = []
+    for piece in (*diff.pieces, None):
+        if piece is None or piece.op is Op.EQUAL:
+            if gone or came:
+                edits.append(("".join(gone), "".join(came)))
+            gone, came = [], []
+        elif piece.op in (Op.DELETE, Op.MOVED_FROM):
+            gone.append(piece.text)
+        else:
+            came.append(piece.text)
+    return edits
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of a text with case, quote style, punctuation and spacing taken out."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    return _NOT_WORD.sub("", text).split()
+
+
+def _same_words(old: str, new: str) -> bool:
+    return plain_words(old) == plain_words(new)
+
+
+def find_notes(old: str, new: str) -> tuple[str, ...]:
+    """Notes that appear in the new text more often than in the old one, in a fixed order."""
+    return tuple(
+        name for name, pattern in _NOTES if len(pattern.findall(new)) > len(pattern.findall(old))
+    )
