@@ -17,7 +17,7 @@ import ipaddress
 import re
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -25,6 +25,7 @@ import idna
 
 from crawler.errors import BlockedURL, FetchError, Reason
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 """Turns (host, port) into IP address strings; `system_resolver` unless a test injects a stub."""
 
@@ -97,12 +98,33 @@ def _embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
     return None
 
 
-def check_url(url: str, *, allow_private: bool = False) -> None:
-    """Raise `BlockedURL` unless `url` is an http(s) URL that is safe to try fetching."""
-    parse_target(url, allow_private=allow_private)
+def check_url(
+    url: str, *, allow_private: bool = False, allowed_networks: Sequence[Network] = ()
+) -> None:
+    """Raise `BlockedURL` unless `url` is an http(s) URL that is safe to try fetching.
+
+    `allow_private` switches the address rules off (the operator's `allow_private_networks`);
+    `allowed_networks` exempts only the listed ranges (tests put their fake public sites there).
+    """
+    parse_target(url, allow_private=allow_private, allowed_networks=allowed_networks)
 
 
-def parse_target(url: str, *, allow_private: bool = False) -> Target:
+def is_refused_address(ip: str, allowed_networks: Sequence[Network] = ()) -> bool:
+    """`is_blocked_address`, unless the address lies in one of `allowed_networks`."""
+    if not is_blocked_address(ip):
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return not any(
+        address in network for network in allowed_networks if network.version == address.version
+    )
+
+
+def parse_target(
+    url: str, *, allow_private: bool = False, allowed_networks: Sequence[Network] = ()
+) -> Target:
     """`check_url`, returning the pieces a connection needs so nobody re-parses the URL."""
     if not isinstance(url, str) or not url:
         raise BlockedURL(Reason.BAD_URL, "empty URL", url=str(url))
@@ -130,7 +152,7 @@ def parse_target(url: str, *, allow_private: bool = False) -> Target:
         raise BlockedURL(Reason.BAD_URL, "credentials in URLs are refused", url=url)
     host, port, ip = _split_netloc(parts.netloc, scheme, url)
     if not allow_private:
-        _refuse_private_host(host, ip, url)
+        _refuse_private_host(host, ip, url, allowed_networks)
     target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     if parts.query:
         target += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
@@ -205,10 +227,10 @@ def _ipv4_number(label: str) -> int | None:
         return None
 
 
-def _refuse_private_host(host: str, ip: str | None, url: str) -> None:
+def _refuse_private_host(host: str, ip: str | None, url: str, allowed: Sequence[Network]) -> None:
     if host == "localhost" or host.endswith(".localhost"):
         raise BlockedURL(Reason.BLOCKED_SSRF, "localhost is a private address", url=url)
-    if ip is not None and is_blocked_address(ip):
+    if ip is not None and is_refused_address(ip, allowed):
         raise BlockedURL(Reason.BLOCKED_SSRF, f"{ip} is a private or reserved address", url=url)
 
 
@@ -223,6 +245,7 @@ def resolve_checked(
     port: int,
     *,
     allow_private: bool,
+    allowed_networks: Sequence[Network] = (),
     timeout: float | None = 10.0,
     resolver: Resolver = system_resolver,
 ) -> list[str]:
@@ -231,7 +254,7 @@ def resolve_checked(
     if not addresses:
         raise FetchError(Reason.DNS_ERROR, f"no address for {host}")
     if not allow_private:
-        blocked = [a for a in addresses if is_blocked_address(a)]
+        blocked = [a for a in addresses if is_refused_address(a, allowed_networks)]
         if blocked:
             raise BlockedURL(
                 Reason.BLOCKED_SSRF,
