@@ -258,6 +258,7 @@ class Claim:
     raw_hash: str | None = None  # hash of the last body's bytes: identical bytes skip extraction
     memory: str | None = None  # what extraction learnt about this article (opaque JSON)
     missing_count: int = 0  # consecutive 404s so far
+    status: ArticleStatus = ArticleStatus.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ _EVENT_ALERTS = {
     EventKind.MOVED: "article_moved",
     EventKind.BACK: "article_back",
 }
+_STATE_EVENTS = frozenset({EventKind.GONE, EventKind.UNAVAILABLE})
 _ARTICLE_COLUMNS = (
     "id, url, site, first_seen, status, is_live, source_id, next_check_at, last_checked_at, "
     "last_changed_at, revision_count, etag, last_modified, error_count, last_error"
@@ -327,12 +328,12 @@ class SqlStore(ABC):
         with self._tx(write=True) as tx:
             rows = tx.all(
                 "UPDATE articles SET lease_owner = ?, lease_until = ? WHERE id IN ("
-                " SELECT id FROM articles WHERE status = 'active' AND next_check_at <= ?"
+                " SELECT id FROM articles WHERE status IN ('active', 'gone') AND next_check_at <= ?"
                 " AND (lease_until IS NULL OR lease_until < ?)"
                 f" ORDER BY next_check_at, id LIMIT ?{self.FOR_UPDATE}{self.SKIP_LOCKED})"
                 " RETURNING id, url, site, next_check_at, etag, last_modified, revision_count,"
                 " latest_hash, is_live, first_seen, last_changed_at, raw_hash, memory,"
-                " missing_count",
+                " missing_count, status",
                 (owner, self._ts(until), self._ts(now), self._ts(now), limit),
             )
             recent = self._recent_changes(tx, [r["id"] for r in rows], now)
@@ -369,6 +370,7 @@ class SqlStore(ABC):
             raw_hash=r["raw_hash"],
             memory=r["memory"],
             missing_count=r["missing_count"],
+            status=ArticleStatus(r["status"]),
         )
 
     def release(self, article_ids: Sequence[int], owner: str) -> int:
@@ -563,6 +565,13 @@ class SqlStore(ABC):
         )
 
     def _append_event(self, tx: Tx, result: FetchResult, kind: EventKind, detail: str) -> None:
+        if kind in _STATE_EVENTS:  # a state is recorded when it begins, not at every check
+            last = tx.one(
+                "SELECT kind FROM events WHERE article_id = ? ORDER BY id DESC LIMIT 1",
+                (result.article_id,),
+            )
+            if last is not None and last["kind"] == str(kind):
+                return
         row = tx.one(
             "INSERT INTO events (article_id, at, kind, detail, fetch_id) VALUES (?, ?, ?, ?, ?) "
             "RETURNING id",

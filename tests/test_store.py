@@ -396,3 +396,25 @@ def test_queue_status_reports_due_and_errors_by_host(store):
     assert status["due_now"] == 1 and status["by_status"] == {"active": 2}
     assert status["errors_by_host"] == [("news.example", 1, "timeout")]
     assert status["next_checks"][0][0] == "https://other.example/x"
+
+
+def test_a_lasting_state_is_one_event_not_one_per_check(store):
+    article, _ = store.add_article(URL, NOW)
+    paywall = Page(kind=PageKind.NOT_ARTICLE, reason="paywall")
+    for i in range(3):
+        store.record(
+            fetch(article.id, f"p{i}", paywall, events=((EventKind.UNAVAILABLE, "paywall"),))
+        )
+    store.record(fetch(article.id, "ok", page(), events=((EventKind.BACK, "answered again"),)))
+    store.record(
+        fetch(
+            article.id, "p9", paywall, base_revision=1, events=((EventKind.UNAVAILABLE, "paywall"),)
+        )
+    )
+    kinds = [e.kind for e in store.events(article.id)]
+    assert kinds == [
+        EventKind.FIRST_SEEN,
+        EventKind.UNAVAILABLE,
+        EventKind.BACK,
+        EventKind.UNAVAILABLE,
+    ]

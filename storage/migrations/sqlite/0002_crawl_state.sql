@@ -6,3 +6,6 @@ ALTER TABLE articles ADD COLUMN flip_hash TEXT;           -- an older version se
 ALTER TABLE articles ADD COLUMN flip_count INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX revisions_article_time ON revisions (article_id, fetched_at);
 CREATE INDEX articles_site ON articles (site);
+-- Gone articles are still checked (rarely), to notice when they come back.
+DROP INDEX articles_due;
+CREATE INDEX articles_due ON articles (next_check_at) WHERE status IN ('active', 'gone');

@@ -1,0 +1,53 @@
+"""The CPU-heavy part of one check, run in a worker process: extract, hash, compare.
+
+Pure: bytes and values in, values out. It runs in a process pool so that extraction and diffing
+never stall fetching (measured: a 2-process pool doubled items/s over inline work on 2 cores,
+a thread pool was slower than inline; shared/reference/long-lived-crawl.md section 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from crawler.diff import compare
+from crawler.extract import ArticleMemory, SiteProfile, extract
+from storage.codec import content_hash
+from storage.model import Change, Page, PageKind
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    page: Page
+    content_hash: str
+    changes: tuple[Change, ...]  # against `previous`; empty when unchanged or not an article
+    memory: str | None  # what extraction learnt, as JSON for the store
+    reused: bool  # the fast re-check confirmed the article's region did not change
+
+
+def body_hash(body: bytes) -> str:
+    """Identity of the raw bytes: identical bytes skip extraction altogether."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def _memory(text: str | None) -> ArticleMemory | None:
+    if not text:
+        return None
+    try:
+        return ArticleMemory.from_json(text)
+    except (ValueError, TypeError, KeyError):
+        return None  # memory from an older extractor: learn again
+
+
+def analyse(
+    body: bytes, url: str, *, encoding: str | None, profile: SiteProfile | None,
+    memory: str | None, previous: Page | None, latest_hash: str | None,
+) -> Analysis:
+    result = extract(body, url, encoding=encoding, profile=profile, memory=_memory(memory),
+                     previous=previous)
+    page = result.page
+    digest = content_hash(page)
+    unchanged = digest == latest_hash or page.kind is PageKind.NOT_ARTICLE
+    changes = () if unchanged else tuple(compare(previous, page))
+    learnt = result.memory.to_json() if result.memory is not None else None
+    return Analysis(page, digest, changes, learnt, result.reused)
