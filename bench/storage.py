@@ -1,0 +1,290 @@
+"""Revision store throughput and lookup latency, on SQLite and PostgreSQL.
+
+    python bench/storage.py --quick          # a first look: 200 articles, 4,000 revisions
+    python bench/storage.py --backend postgres --writers 4
+    python bench/storage.py --articles 2000 --revisions 100000 --backend both
+
+Writes `--revisions` revisions spread over `--articles` articles through `Store.record`, from
+`--writers` processes that each own a slice of the articles (as daemon workers holding leases
+would), then times `history(article_id)`, `revision(article_id, n)` and `raw_html` lookups.
+
+Text is realistic and varied: bodies of 800 to 8,000 words drawn from the extraction corpus's
+vocabulary, raw HTML of 50 to 500 KB built on the corpus's real pages. A pool of variants is
+generated before the clock starts, so generation is never timed; each revision still gets its own
+content (a changed paragraph, a marker in the HTML), so nothing is recorded as unchanged and the
+compressor sees a full page every time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gzip
+import json
+import multiprocessing as mp
+import os
+import pstats
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from storage import open_store  # noqa: E402
+from storage.model import Change, ChangeClass, ChangeKind, FetchResult, Page  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "extraction"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+# --- content ----------------------------------------------------------------------------------
+class ContentPool:
+    """Pre-generated bodies and raw HTML pages; `revision()` varies them cheaply per revision."""
+
+    def __init__(self, size: int, seed: int = 7) -> None:
+        rng = random.Random(seed)
+        truth = json.loads((CORPUS / "ground-truth.json").read_text())
+        self.words = [w for t in truth.values() for w in t["articleBody"].split()]
+        pages = [gzip.decompress(p.read_bytes()) for p in sorted((CORPUS / "html").glob("*.gz"))]
+        self.bodies = [self._body(rng, rng.randint(800, 8000)) for _ in range(size)]
+        self.html = [self._html(rng, rng.choice(pages), body) for body in self.bodies]
+
+    def _sentence(self, rng: random.Random, n: int) -> str:
+        start = rng.randrange(len(self.words) - n)  # runs of real text, not a bag of words
+        return " ".join(self.words[start : start + n])
+
+    def _body(self, rng: random.Random, words: int) -> tuple[str, ...]:
+        paragraphs = []
+        while words > 0:
+            n = min(words, rng.randint(30, 120))
+            paragraphs.append(self._sentence(rng, n))
+            words -= n
+        return tuple(paragraphs)
+
+    def _html(self, rng: random.Random, page: bytes, body: tuple[str, ...]) -> bytes:
+        target = rng.randint(50_000, 500_000)
+        article = "".join(f"<p class='c{rng.randint(1, 9)}'>{p}</p>\n" for p in body).encode()
+        html = page[: target // 2] + article
+        while len(html) < target:  # more page furniture: links, scripts with tokens
+            link = self._sentence(rng, rng.randint(3, 12))
+            html += f"<li><a href='/n/{rng.getrandbits(48):x}'>{link}</a></li>\n".encode()
+        return html[:target]
+
+    def revision(self, article: int, number: int) -> tuple[Page, bytes]:
+        i = (article * 31 + number) % len(self.bodies)
+        body = self.bodies[i]
+        edit = f"Update {number} for story {article}: {self.words[(article + number) % 9000]}"
+        lead = self.words[article % 5000 : article % 5000 + 8]
+        page = Page(
+            headline=f"Story {article}: {' '.join(lead)}",
+            byline=("Staff reporter",),
+            published=T0,
+            updated=T0 + timedelta(hours=number),
+            body=(*body[:-1], edit, body[-1]),
+            extractor="bench",
+        )
+        return page, self.html[i] + f"<!-- r{number} a{article} -->".encode()
+
+
+def body_change(old: Page | None, new: Page) -> list[Change]:
+    return [Change("body", ChangeKind.CHANGED, ChangeClass.MINOR, patch="@@ -1 +1 @@")]
+
+
+# --- writing ----------------------------------------------------------------------------------
+def writer(
+    url: str,
+    k: int,
+    writers: int,
+    ids: list[int],
+    revisions: int,
+    pool_size: int,
+    ready: mp.Barrier,
+    out: mp.Queue,
+    profile: bool,
+) -> None:
+    """Record revisions round-robin over this writer's articles; report (count, seconds)."""
+    pool = ContentPool(pool_size)
+    mine = ids[k::writers]
+    per_article = revisions // len(ids)
+    work = [(a, n) for n in range(1, per_article + 1) for a in mine]
+    store = open_store(url, create=False)
+    profiler = cProfile.Profile() if profile else None
+    ready.wait()
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    for article, number in work:
+        page, raw = pool.revision(article, number)
+        store.record(
+            FetchResult(
+                fetch_id=f"b-{article}-{number}",
+                article_id=article,
+                fetched_at=T0 + timedelta(minutes=number),
+                next_check_at=T0,
+                page=page,
+                raw_html=raw,
+                base_revision=number - 1,
+                http_status=200,
+                changes=tuple(body_change(None, page)) if number > 1 else (),
+            ),
+            compare=body_change,
+        )
+    elapsed = time.perf_counter() - start
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+    store.close()
+    out.put((len(work), elapsed))
+
+
+def write_all(url: str, ids: list[int], args: argparse.Namespace) -> tuple[int, float]:
+    """Run the writer processes together; return (revisions written, wall seconds)."""
+    ctx = mp.get_context("spawn")
+    ready, out = ctx.Barrier(args.writers + 1), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=writer,
+            args=(
+                url,
+                k,
+                args.writers,
+                ids,
+                args.revisions,
+                args.pool,
+                ready,
+                out,
+                args.profile and k == 0,
+            ),
+        )
+        for k in range(args.writers)
+    ]
+    for p in procs:
+        p.start()
+    ready.wait()
+    start = time.perf_counter()
+    results = [out.get() for _ in procs]
+    wall = time.perf_counter() - start
+    for p in procs:
+        p.join()
+    return sum(n for n, _ in results), wall
+
+
+# --- reading ----------------------------------------------------------------------------------
+def percentiles(samples: list[float]) -> str:
+    ms = sorted(s * 1000 for s in samples)
+    p = statistics.quantiles(ms, n=100, method="inclusive")
+    return f"p50 {p[49]:7.2f} ms  p99 {p[98]:7.2f} ms  max {ms[-1]:7.2f} ms"
+
+
+def time_lookups(url: str, ids: list[int], per_article: int, n: int) -> dict[str, str]:
+    rng = random.Random(11)
+    store = open_store(url, create=False)
+    calls = {
+        "history": lambda a: store.history(a),
+        "revision": lambda a: store.revision(a, rng.randint(1, per_article)),
+        "raw_html": lambda a: store.raw_html(a, rng.randint(1, per_article)),
+    }
+    report = {}
+    for name, call in calls.items():
+        for a in ids[:20]:  # warm the connection and caches a little, as a live service would be
+            call(a)
+        samples = []
+        for _ in range(n):
+            a = rng.choice(ids)
+            start = time.perf_counter()
+            call(a)
+            samples.append(time.perf_counter() - start)
+        report[name] = percentiles(samples)
+    store.close()
+    return report
+
+
+# --- backends ---------------------------------------------------------------------------------
+def database_size(url: str) -> int:
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    conninfo, schema = url.split("?schema=")
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+            (schema,),
+        ).fetchone()
+    return int(row[0])
+
+
+def run(backend: str, url: str, args: argparse.Namespace) -> None:
+    with open_store(url) as store:
+        ids = [
+            store.add_article(f"https://bench.example/{i}", T0)[0].id for i in range(args.articles)
+        ]
+    written, wall = write_all(url, ids, args)
+    print(
+        f"{backend}: wrote {written} revisions of {len(ids)} articles with {args.writers} "
+        f"writer process(es) in {wall:.1f} s = {written / wall:,.0f} revisions/s"
+    )
+    print(f"{backend}: database size {database_size(url) / 2**20:,.0f} MiB")
+    for name, line in time_lookups(url, ids, args.revisions // args.articles, args.lookups).items():
+        print(f"{backend}: {name:9s} {line}  ({args.lookups} random lookups)")
+
+
+def pg_schema_url(base: str) -> tuple[str, str]:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    return f"{base}?schema={name}", name
+
+
+def drop_schema(base: str, name: str) -> None:
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="200 articles, 4,000 revisions")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--pg-url", default=PG_URL, help="a PostgreSQL database to use")
+    parser.add_argument("--sqlite-dir", default=None, help="where the SQLite file goes")
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--revisions", type=int, default=100_000)
+    parser.add_argument("--writers", type=int, default=2, help="writer processes")
+    parser.add_argument("--lookups", type=int, default=5000)
+    parser.add_argument("--pool", type=int, default=48, help="pre-generated content variants")
+    parser.add_argument("--profile", action="store_true", help="cProfile writer 0 (to stderr)")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+    if args.quick:
+        args.articles, args.revisions, args.lookups = 200, 4000, 2000
+    print(
+        f"{args.revisions} revisions, {args.articles} articles, {args.writers} writers, "
+        f"{os.cpu_count()} CPUs"
+    )
+    if args.backend in ("sqlite", "both"):
+        folder = Path(args.sqlite_dir or tempfile.mkdtemp(prefix="redline-bench-"))
+        path = folder / "bench.sqlite"
+        run("sqlite", f"sqlite:///{path}", args)
+        if not args.keep:
+            for p in folder.glob("bench.sqlite*"):
+                p.unlink()
+    if args.backend in ("postgres", "both"):
+        url, schema = pg_schema_url(args.pg_url)
+        try:
+            run("postgres", url, args)
+        finally:
+            if not args.keep:
+                drop_schema(args.pg_url, schema)
+
+
+if __name__ == "__main__":
+    main()
