@@ -29,8 +29,11 @@ def compare(old: Page | None, new: Page) -> tuple[Change, ...]:
     `old=None` is a new article: one ADDED change per non-empty field and per feed item.
     """
     base = old if old is not None else Page()
+    before, after = field_texts(base), field_texts(new)
     changes = [
-        change for name in PAGE_FIELDS if (change := _field_change(name, base, new)) is not None
+        _field_change(name, before[name], after[name], base, new)
+        for name in PAGE_FIELDS
+        if before[name] != after[name]
     ]
     changes.extend(_item_changes(base.items, new.items))
     return tuple(changes)
@@ -75,10 +78,7 @@ def _kind(old: str, new: str) -> ChangeKind:
     return ChangeKind.REMOVED if not new else ChangeKind.CHANGED
 
 
-def _field_change(name: str, old: Page, new: Page) -> Change | None:
-    before, after = field_texts(old)[name], field_texts(new)[name]
-    if before == after:
-        return None
+def _field_change(name: str, before: str, after: str, old: Page, new: Page) -> Change:
     change = _text_change(name, before, after, keep_values=name != "body")
     if name in _TIME_CLASS:
         return replace(change, class_=_TIME_CLASS[name])
@@ -117,7 +117,7 @@ def _text_change(field: str, old: str, new: str, *, keep_values: bool) -> Change
         words_added=numbers.words_added,
         words_removed=numbers.words_removed,
         similarity=numbers.similarity,
-        notes=find_notes(old, new),
+        notes=find_notes(diff),
         coarse=diff.coarse,
     )
 

@@ -93,18 +93,18 @@ def _code_char(index: int) -> str:
 
 
 def _token_diff(a: list[str], b: list[str], cleanup: str) -> list[tuple[str, int]]:
-    table: dict[str, str] = {}
-
-    def encode(tokens: list[str]) -> str:
-        chars = []
-        for token in tokens:
-            char = table.get(token)
-            if char is None:
-                char = table[token] = _code_char(len(table))
-            chars.append(char)
-        return "".join(chars)
-
-    return fdmp.diff(encode(a), encode(b), timelimit=0, checklines=False, cleanup=cleanup)
+    unique = dict.fromkeys(a)
+    unique.update(dict.fromkeys(b))
+    count = len(unique)
+    first = 0x100
+    chars = (
+        map(chr, range(first, first + count))
+        if first + count < 0xD800
+        else map(_code_char, range(count))
+    )
+    code = dict(zip(unique, chars, strict=False)).__getitem__
+    encoded_a, encoded_b = "".join(map(code, a)), "".join(map(code, b))
+    return fdmp.diff(encoded_a, encoded_b, timelimit=0, checklines=False, cleanup=cleanup)
 
 
 def _cost(n: int, m: int) -> int:
