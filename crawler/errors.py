@@ -28,6 +28,7 @@ class Reason(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429, or 503 with Retry-After
     HTTP_ERROR = "http_error"  # any other non-2xx answer the caller chose not to accept
     UNSUPPORTED_CONTENT = "unsupported_content"  # not HTML/XML (a PDF, an image...)
+    PARSE_ERROR = "parse_error"  # a feed or sitemap that is not one
 
 
 class FetchError(Exception):
@@ -45,6 +46,10 @@ class FetchError(Exception):
 
 class BlockedURL(FetchError):
     """The URL or the address it resolves to is refused by the egress gate (netguard)."""
+
+
+class DiscoveryError(FetchError):
+    """A source's body could not be read as the kind of source it claims to be."""
 
 
 class HTTPStatusError(FetchError):
