@@ -245,16 +245,22 @@ def apply_noise(raw: bytes, kind: str, seed: int = 0) -> bytes:
     return etree.tostring(root, encoding="utf-8", method="html")
 
 
-def edit_one_word(raw: bytes, word: str, replacement: str) -> bytes | None:
-    """The page with the first visible occurrence of `word` in a <p> replaced, or None."""
+def edit_one_word(raw: bytes, word: str, replacement: str, within: str = "") -> bytes | None:
+    """The page with `word` replaced in the smallest block whose text holds `within`, or None."""
     root = html.document_fromstring(raw, parser=html.HTMLParser(encoding="utf-8"))
-    for p in root.iter("p"):
-        for el in p.iter():
+    wanted = " ".join(within.split())
+    blocks = [
+        (len(text), el)
+        for el in root.iter("p", "li", "div", "blockquote", "h2", "h3", "td", "span")
+        if wanted in (text := " ".join(el.text_content().split()))
+    ]
+    for _, block in sorted(blocks, key=lambda pair: pair[0])[:1]:
+        for el in block.iter():
             for attr in ("text", "tail"):
-                if el is p and attr == "tail":
+                if el is block and attr == "tail":
                     continue
                 value = getattr(el, attr)
-                if value and f" {word} " in f" {value} ":
+                if isinstance(value, str) and f" {word} " in f" {value} ":
                     padded = f" {value} ".replace(f" {word} ", f" {replacement} ", 1)
                     setattr(el, attr, padded[1:-1])
                     return etree.tostring(root, encoding="utf-8", method="html")
@@ -273,6 +279,8 @@ def stability(pages: list[tuple[str, str, bytes, str]]) -> dict[str, str]:
     for _, url, raw, _ in pages:
         base_raw = apply_noise(raw, "none")
         base = extract(base_raw, url).page
+        if base.kind == "not_article":
+            continue  # nothing to keep stable; counted in the quality score instead
         base_hash = content_hash(base)
         for kind in NOISE_KINDS:
             for seed in (1, 2):
@@ -300,9 +308,18 @@ def stability(pages: list[tuple[str, str, bytes, str]]) -> dict[str, str]:
 
 
 def change_headline(raw: bytes, headline: str) -> bytes:
-    """Every occurrence of the headline, plain or HTML-escaped, gets one more word."""
+    """One more word in the visible headline and in every declared copy of it."""
     from html import escape
 
+    root = html.document_fromstring(raw, parser=html.HTMLParser(encoding="utf-8"))
+    wanted = " ".join(headline.split())
+    for el in root.iter("h1", "h2"):
+        if " ".join(el.text_content().split()) == wanted:
+            last = el
+            while len(last):
+                last = last[-1]
+            last.text = (last.text or "") + " now"
+    raw = etree.tostring(root, encoding="utf-8", method="html")
     for form in {headline, escape(headline, quote=False), escape(headline)}:
         raw = raw.replace(form.encode(), (form + " now").encode())
     return raw
@@ -312,12 +329,14 @@ def one_word_edit(base_raw: bytes, base) -> bytes | None:
     """Change one word of the middle body paragraph, in the HTML."""
     if not base.body:
         return None
-    paragraph = base.body[len(base.body) // 2]
-    words = [w for w in paragraph.split() if w.isalpha() and len(w) >= 4]
-    for word in words[len(words) // 2 :] + words[: len(words) // 2]:
-        edited = edit_one_word(base_raw, word, word[::-1] + "x")
-        if edited is not None:
-            return edited
+    middle = len(base.body) // 2
+    order = base.body[middle:] + base.body[:middle]
+    for paragraph in [p for p in order if base.body.count(p) == 1 and len(p.split()) >= 8]:
+        words = [w for w in paragraph.split() if w.isalpha() and len(w) >= 4]
+        for word in words[len(words) // 2 :] + words[: len(words) // 2]:
+            edited = edit_one_word(base_raw, word, word[::-1] + "x", within=paragraph[:60])
+            if edited is not None:
+                return edited
     return None
 
 

@@ -8,7 +8,8 @@ Every failure inside becomes a NOT_ARTICLE Page with a reason: extraction never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import tzinfo
 
 import trafilatura
 from lxml import etree
@@ -23,9 +24,8 @@ from crawler.extract.furniture import strip_furniture
 from crawler.extract.kind import not_article_reason
 from crawler.extract.memory import ArticleMemory
 from crawler.extract.profiles import SiteProfile
-from crawler.extract.structured import read_declared
+from crawler.extract.structured import Declared, read_declared
 from crawler.extract.text import normalise_text
-from storage.codec import content_hash
 from storage.model import FeedItem, Page, PageKind
 
 EXTRACTOR = "redline"
@@ -135,8 +135,8 @@ def _full(
     if root is None:
         return _not_article("empty", memory)
     tz = zone(profile.timezone if profile else None)
-    live_hint = "liveblogposting" in declared.types or bool(profile and profile.is_live_url(url))
-    found_items = _items(root, declared, profile, tz, live_hint)
+    declared_items = _declared_items(root, declared, profile, tz, url)
+    generic_items = [] if declared_items else items.generic_items(root, tz)
 
     headline = _headline(root, tree, declared, profile)
     byline = _byline(root, tree, declared, profile)
@@ -150,15 +150,16 @@ def _full(
         for node in selector.compiled()(root):
             if isinstance(node, etree._Element) and node.getparent() is not None:
                 node.getparent().remove(node)
-    visible = normalise_text(tree.body.text(separator=" ") if tree.body else "")[:20000]
+    visible = normalise_text((tree.body.text(separator=" ") if tree.body else "")[:40000])
     strip_furniture(root)
     paragraphs = profile_body(root, profile)
     if paragraphs is None:
         paragraphs = generic_body(root)
     body = finish_body(paragraphs, headline, mem.volatile_texts(tree, memory))
-    if not found_items and body_words(body) < 25:
-        fallback = _lxml_tree(text)
-        found_items = items.generic_items(fallback, tz) if fallback is not None else []
+    live_hint = "liveblogposting" in declared.types or bool(profile and profile.is_live_url(url))
+    found_items = declared_items or (
+        generic_items if live_hint or items.cover_body(generic_items, body) else []
+    )
     keyed = items.rekey(found_items, memory.items if memory else {})
     if keyed:
         in_items = {i.text for i in keyed} | {i.headline for i in keyed}
@@ -180,26 +181,32 @@ def _full(
         extractor=EXTRACTOR,
         extractor_version=EXTRACTOR_VERSION,
     )
-    unchanged = previous is not None and content_hash(previous) == content_hash(page)
-    learnt = mem.learn(text, tree, body, headline, memory, unchanged, items.item_identities(keyed))
+    learnt = mem.learn(text, tree, page, memory, previous, items.item_identities(keyed))
+    if set(learnt.volatile) - set(memory.volatile if memory else ()):
+        # Just learnt that a block is furniture: leave it out of this version already.
+        dropped = mem.volatile_texts(tree, learnt)
+        page = replace(page, body=tuple(p for p in page.body if p not in dropped))
     return Extraction(page=page, memory=learnt)
 
 
-def _items(
+def _declared_items(
     root: etree._Element,
-    declared: object,
+    declared: Declared,
     profile: SiteProfile | None,
-    tz: object,
-    live_hint: bool,
+    tz: tzinfo,
+    url: str,
 ) -> list[FeedItem]:
-    if not live_hint:
+    """Items the page or its profile names explicitly: liveBlogUpdate, then profile selectors.
+
+    A profile with `live_url` applies its item selectors only on the pages that URL pattern
+    matches (elsewhere the same column is site furniture); without it, on every page.
+    """
+    found = items.json_ld_items(declared.live_updates, tz)
+    if found or profile is None or not profile.items:
+        return found
+    if profile.live_url and not profile.is_live_url(url):
         return []
-    found = items.json_ld_items(declared.live_updates, tz)  # type: ignore[attr-defined]
-    if not found and profile is not None and profile.items:
-        found = items.profile_items(root, profile, tz)  # type: ignore[arg-type]
-    if not found:
-        found = items.generic_items(root, tz)  # type: ignore[arg-type]
-    return found
+    return items.profile_items(root, profile, tz)
 
 
 def _headline(root, tree, declared, profile) -> str:  # type: ignore[no-untyped-def]

@@ -23,6 +23,8 @@ from crawler.extract.text import normalise_text
 _SITE_SUFFIX = re.compile(r"\s+[|–—·:-]\s+[^|–—·]{1,60}$")
 _BY = re.compile(r"^(by|written by|von|par|por|di)\s+", re.IGNORECASE)
 _MAX_AUTHORS = 12
+_WORD = re.compile(r"\w+")
+_SIMILAR = 0.6  # word overlap (Jaccard) between a visible <h1> and a declared headline
 _AUTHOR_CSS = ('a[rel="author"]', '[itemprop="author"] [itemprop="name"]', '[itemprop="author"]')
 
 
@@ -49,6 +51,13 @@ def _strip_suffix(title: str) -> str:
     return _SITE_SUFFIX.sub("", title).strip() or title
 
 
+def _similar(a: str, b: str) -> bool:
+    words_a, words_b = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+    if len(words_a) < 3 or not words_b:
+        return False
+    return len(words_a & words_b) / len(words_a | words_b) >= _SIMILAR
+
+
 def choose_headline(tree: LexborHTMLParser, declared: Declared) -> str:
     metas = [normalise_text(m) for m in (declared.headline, declared.og_title, declared.title) if m]
     h1s = [normalise_text(n.text(deep=True, separator=" ")) for n in tree.css("h1")[:8]]
@@ -56,6 +65,10 @@ def choose_headline(tree: LexborHTMLParser, declared: Declared) -> str:
         for meta in metas:
             if h1 == meta or (len(h1) >= 12 and meta.startswith(h1)):
                 return h1
+    # The visible headline may run ahead of stale metadata: a close <h1> still wins.
+    for h1 in filter(None, h1s):
+        if any(_similar(h1, meta) for meta in metas):
+            return h1
     if declared.headline:
         return normalise_text(declared.headline)
     if declared.og_title:

@@ -10,6 +10,7 @@ are dropped. Both are deliberately narrow: a real paragraph must never match.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import pairwise
 
 from lxml import etree
@@ -57,6 +58,7 @@ def _tokens(value: str) -> list[str]:
     return [t for t in _SPLIT.split(_CAMEL.sub(" ", value).lower()) if t]
 
 
+@lru_cache(maxsize=8192)
 def is_furniture_name(value: str) -> bool:
     """True when a class or id value names furniture ("ad-slot", "shareBar", "most-read")."""
     tokens = _tokens(value)
@@ -129,7 +131,7 @@ _ALONE = re.compile(
     r"weeks?|months?) ago|just now|[\d.,]+\s*[km]?\s*(views?|shares?|comments?|reads?|likes?)|"
     r"share( this)?( article| story)?|comments?|print|email|don't miss|see more|read more|"
     r"related( articles| stories)?|see also|more stories|most read|most popular|trending( now)?|"
-    r"recommended( for you)?)\.?:?$",
+    r"recommended( for you)?|latest( news| stories)?)\.?:?$",
     re.IGNORECASE,
 )
 _MAX_LABELLED_WORDS = 30
@@ -143,12 +145,20 @@ _STAMP = re.compile(
     re.IGNORECASE,
 )
 _MAX_STAMP_WORDS = 12
+# A teaser line stamped with a time relative to the reader's visit ("... 46 minutes ago").
+_RELATIVE_END = re.compile(
+    r"\b(\d+|an?|one) (seconds?|minutes?|mins?|hours?|hrs?|days?) ago$", re.IGNORECASE
+)
+_MAX_TEASER_WORDS = 25
 
 
 def is_furniture_paragraph(text: str) -> bool:
     """A whole paragraph that is furniture by its words alone."""
     if _ALONE.match(text):
         return True
-    if len(text.split()) <= _MAX_STAMP_WORDS and _STAMP.match(text):
+    words = len(text.split())
+    if words <= _MAX_STAMP_WORDS and _STAMP.match(text):
+        return True
+    if words <= _MAX_TEASER_WORDS and _RELATIVE_END.search(text):
         return True
     return bool(_LABELLED_LINK.match(text)) and len(text.split()) <= _MAX_LABELLED_WORDS

@@ -26,6 +26,8 @@ _UPDATED = re.compile(r"\(\s*(updated\b[^)]*)\)|^\s*(updated\b.*)$", re.IGNORECA
 _CLOCK = re.compile(r"^\s*\d{1,2}[:.]\d{2}(\s*[ap]\.?m\.?)?\b", re.IGNORECASE)
 _MAX_ITEMS = 500
 _HEAD_TAGS = ("h2", "h3", "h4", "h5", "h6")
+_MAX_ITEM_DEPTH = 4  # a <time> sits at most this deep inside its item
+_MIN_ARTICLE_WORDS = 25
 
 
 def text_hash(text: str) -> str:
@@ -83,7 +85,7 @@ def _split_updated(text: str) -> tuple[str, str | None]:
     match = _UPDATED.search(text)
     if not match:
         return text, None
-    marker = normalise_text(match.group(1) or match.group(2))
+    marker = normalise_text(match.group(0))
     return normalise_text(text[: match.start()] + text[match.end() :]), marker
 
 
@@ -181,17 +183,38 @@ def _generic_item(node: etree._Element, zone: tzinfo) -> FeedItem | None:
 
 
 def generic_items(root: etree._Element, zone: tzinfo) -> list[FeedItem]:
-    """The largest list of sibling elements that each carry a time (a <time> or a clock)."""
+    """The largest run of sibling elements that each carry a <time>: a timestamped list.
+
+    Found from the <time> elements upwards, so a page without any costs nothing.
+    """
+    holders: dict[etree._Element, set[etree._Element]] = {}
+    for time_el in root.iter("time"):
+        child, depth = time_el, 0
+        while depth < _MAX_ITEM_DEPTH:
+            parent = child.getparent()
+            if parent is None:
+                break
+            holders.setdefault(parent, set()).add(child)
+            child, depth = parent, depth + 1
     best: list[etree._Element] = []
-    for parent in root.iter(etree.Element):
-        children = [c for c in parent if isinstance(c.tag, str)]
-        if len(children) < 3 or len(children) <= len(best):
+    for parent, timed in holders.items():
+        if len(timed) < 3 or len(timed) <= len(best):
             continue
-        timed = [c for c in children if _time_element(c) is not None]
-        if len(timed) >= 3 and len(timed) >= 0.6 * len(children) and len(timed) > len(best):
-            best = timed
-    items = [_generic_item(node, zone) for node in best[:_MAX_ITEMS]]
-    return [i for i in items if i is not None and (i.headline or i.text)]
+        children = [c for c in parent if isinstance(c.tag, str)]
+        if len(timed) >= 0.6 * len(children):
+            best = [c for c in children if c in timed]
+    found = [_generic_item(node, zone) for node in best[:_MAX_ITEMS]]
+    return [i for i in found if i is not None and (i.headline or i.text)]
+
+
+def cover_body(found: list[FeedItem], body: tuple[str, ...]) -> bool:
+    """Do these items hold most of the page's text (a feed page), or is it an article?"""
+    if len(found) < 3:
+        return False
+    in_items = " ".join(f"{i.headline} {i.text}" for i in found)
+    words = sum(len(p.split()) for p in body)
+    inside = sum(len(p.split()) for p in body if p in in_items)
+    return words < _MIN_ARTICLE_WORDS or inside >= 0.5 * words
 
 
 def rekey(items: list[FeedItem], remembered: Mapping[str, str]) -> tuple[FeedItem, ...]:

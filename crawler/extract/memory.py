@@ -18,14 +18,17 @@ from dataclasses import asdict, dataclass, field, replace
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.extract.text import normalise_text
+from storage.model import Page
 
 MEMORY_FORMAT = 1
 _COVER = 0.9
+_MIN_CHUNK = 3  # shorter text nodes match anywhere in the body
 _MAX_ITEMS = 1000
-_BLOCKS = "p, li, h2, h3, h4, h5, h6, blockquote, pre, td, dd"
-_DECLARED = re.compile(
-    r'"(?:datePublished|dateModified|headline)"\s*:\s*"([^"]{0,300})"'
-    r'|<meta[^>]+(?:published_time|modified_time|name="author")[^>]*>'
+_SUSPECT_CHANGES = 2  # a block must change at this many checks in a row to be learnt
+_DECLARED = re.compile(r'"(?:datePublished|dateModified|headline)"\s*:\s*"([^"]{0,300})"')
+_DECLARED_META = (
+    'meta[property="article:published_time"], meta[property="article:modified_time"], '
+    'meta[name="author"], meta[property="og:title"]'
 )
 
 
@@ -37,7 +40,8 @@ class ArticleMemory:
     headline: str | None = None
     fingerprint: str | None = None
     blocks: dict[str, str] = field(default_factory=dict)  # signature -> text hash (last version)
-    volatile: tuple[str, ...] = ()  # block signatures seen changing while the Page stayed
+    volatile: tuple[str, ...] = ()  # block signatures learnt to be furniture
+    suspects: dict[str, int] = field(default_factory=dict)  # signature -> changes in a row
     items: dict[str, str] = field(default_factory=dict)  # time+text -> first-seen item key
     format: int = MEMORY_FORMAT
 
@@ -59,6 +63,7 @@ class ArticleMemory:
                 fingerprint=data.get("fingerprint"),
                 blocks=dict(data.get("blocks") or {}),
                 volatile=tuple(data.get("volatile") or ()),
+                suspects=dict(data.get("suspects") or {}),
                 items=dict(data.get("items") or {}),
             )
         except (ValueError, TypeError):
@@ -119,7 +124,8 @@ def fingerprint(raw: str, tree: LexborHTMLParser, memory: ArticleMemory) -> str 
         if len(heads) != 1:
             return None
         parts.append(normalise_text(heads[0].text(deep=True, separator=" ")))
-    parts.extend(m.group(0) for m in _DECLARED.finditer(raw, 0, 2_000_000))
+    parts.extend(m.group(1) for m in _DECLARED.finditer(raw, 0, 2_000_000))
+    parts.extend(n.attributes.get("content") or "" for n in tree.css(_DECLARED_META))
     return _digest(parts)
 
 
@@ -132,21 +138,25 @@ def _depth(node: LexborNode) -> int:
 
 
 def find_container(tree: LexborHTMLParser, body: tuple[str, ...]) -> LexborNode | None:
-    """The lowest element holding at least 90% of the body's text, in one pass over blocks."""
-    wanted = {p: len(p) for p in body}
-    total = sum(wanted.values())
-    if total == 0 or tree.body is None:
+    """The lowest element holding at least 90% of the body's text, in one pass over text nodes.
+
+    Each text node that appears in the extracted body adds its length to all its ancestors.
+    """
+    output = "\n".join(body)
+    total = len(output) - len(body) + 1
+    if not body or tree.body is None:
         return None
     weight: dict[int, int] = {}
     nodes: dict[int, LexborNode] = {}
-    for block in tree.body.css(_BLOCKS):
-        text = normalise_text(block.text(deep=True, separator=" "))
-        size = wanted.get(text)
-        if not size:
+    for text_node in tree.body.traverse(include_text=True):
+        if not text_node.is_text_node:
             continue
-        node = block.parent
+        text = " ".join((text_node.text_content or "").split())  # cheap; exact enough to locate
+        if len(text) < _MIN_CHUNK or text not in output:
+            continue
+        node = text_node.parent
         while node is not None and node.tag not in ("body", "html", "-document"):
-            weight[node.mem_id] = weight.get(node.mem_id, 0) + size
+            weight[node.mem_id] = weight.get(node.mem_id, 0) + len(text)
             nodes[node.mem_id] = node
             node = node.parent
     covering = [nodes[k] for k, w in weight.items() if w >= _COVER * total]
@@ -159,22 +169,46 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def selector_for(tree: LexborHTMLParser, node: LexborNode) -> str | None:
-    """A CSS selector that matches exactly this node: id, tag+class, or a path from one."""
-    candidates = []
+def _unique(tree: LexborHTMLParser, css: str, node: LexborNode) -> bool:
+    try:
+        found = tree.css(css)
+    except Exception:
+        return False
+    return len(found) == 1 and found[0].mem_id == node.mem_id
+
+
+def _own_selector(tree: LexborHTMLParser, node: LexborNode) -> str | None:
     ident = node.attributes.get("id")
-    if ident:
-        candidates.append(f"{node.tag}[id={_quote(ident)}]")
+    if ident and _unique(tree, f"{node.tag}[id={_quote(ident)}]", node):
+        return f"{node.tag}[id={_quote(ident)}]"
     cls = node.attributes.get("class")
-    if cls:
-        candidates.append(f"{node.tag}[class={_quote(cls)}]")
-    for css in candidates:
-        try:
-            found = tree.css(css)
-        except Exception:
-            continue
-        if len(found) == 1 and found[0].mem_id == node.mem_id:
-            return css
+    if cls and _unique(tree, f"{node.tag}[class={_quote(cls)}]", node):
+        return f"{node.tag}[class={_quote(cls)}]"
+    return None
+
+
+def _step(node: LexborNode) -> str:
+    index, sibling = 1, node.prev
+    while sibling is not None:
+        if sibling.tag == node.tag:
+            index += 1
+        sibling = sibling.prev
+    return f"{node.tag}:nth-of-type({index})"
+
+
+def selector_for(tree: LexborHTMLParser, node: LexborNode, max_steps: int = 8) -> str | None:
+    """A CSS selector that matches exactly this node: its id or class, else a short path
+    of :nth-of-type steps down from the nearest ancestor that has one (or from <body>)."""
+    steps: list[str] = []
+    current: LexborNode | None = node
+    while current is not None and len(steps) <= max_steps:
+        is_root = current.tag in ("body", "html")
+        anchor = current.tag if is_root else _own_selector(tree, current)
+        if anchor:
+            css = " > ".join([anchor, *reversed(steps)])
+            return css if _unique(tree, css, node) else None
+        steps.append(_step(current))
+        current = current.parent
     return None
 
 
@@ -189,47 +223,78 @@ def headline_selector(tree: LexborHTMLParser, headline: str) -> str | None:
     return None
 
 
-def block_hashes(container: LexborNode) -> dict[str, str]:
-    """Text hash of each small classed block in the container, to spot volatile ones later.
+def block_texts(container: LexborNode) -> dict[str, str]:
+    """Text of each small classed block that occurs once in the container.
 
-    Only blocks holding under a fifth of the container's text are candidates: a wrapper around
-    the article must never be learnt as furniture.
+    Only blocks holding under a fifth of the container's text are candidates, and only classes
+    used once: a wrapper around the article, or the class of every paragraph, is never furniture.
     """
     limit = len(normalise_text(container.text(deep=True, separator=" "))) // 5
     out: dict[str, str] = {}
+    repeated: set[str] = set()
     for node in container.traverse():
         if not node.is_element_node or node.mem_id == container.mem_id:
             continue
         sig = _signature(node)
-        if sig and sig not in out:
-            text = normalise_text(node.text(deep=True, separator=" "))
-            if len(text) <= limit:
-                out[sig] = hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
-    return out
+        if not sig or sig in repeated:
+            continue
+        if sig in out:
+            repeated.add(sig)
+            continue
+        out[sig] = normalise_text(node.text(deep=True, separator=" "))
+    return {s: t for s, t in out.items() if s not in repeated and len(t) <= limit}
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+
+
+def _explained(page: Page, previous: Page, texts: list[str]) -> bool:
+    """Do the changed blocks account for every difference between the two Pages?"""
+    same_fields = (page.headline, page.byline, page.published, page.updated, page.items) == (
+        previous.headline,
+        previous.byline,
+        previous.published,
+        previous.updated,
+        previous.items,
+    )
+    if not same_fields:
+        return False
+    before, after = set(previous.body), set(page.body)
+    added = [p for p in page.body if p not in before]
+    removed = [p for p in previous.body if p not in after]
+    inside = all(any(p in t for t in texts) for p in added)
+    return inside and len(removed) <= len(added) + len(texts)
 
 
 def learn(
     raw: str,
     tree: LexborHTMLParser,
-    body: tuple[str, ...],
-    headline: str,
+    page: Page,
     before: ArticleMemory | None,
-    page_unchanged: bool,
+    previous: Page | None,
     items: dict[str, str],
 ) -> ArticleMemory:
     """The memory to keep after a full extraction of this version."""
     volatile = set(before.volatile) if before else set()
-    node = find_container(tree, body)
+    suspects: dict[str, int] = {}
+    node = find_container(tree, page.body)
     container = selector_for(tree, node) if node is not None else None
-    blocks = block_hashes(node) if node is not None and container else {}
-    if before is not None and page_unchanged and before.container == container:
-        # The article did not change but these blocks did: furniture inside the container.
-        volatile |= {s for s, h in blocks.items() if s in before.blocks and before.blocks[s] != h}
+    texts = block_texts(node) if node is not None and container else {}
+    blocks = {s: _hash(t) for s, t in texts.items()}
+    if before is not None and previous is not None and before.container == container:
+        changed = [s for s, h in blocks.items() if s in before.blocks and before.blocks[s] != h]
+        if changed and _explained(page, previous, [texts[s] for s in changed]):
+            for sig in changed:
+                suspects[sig] = before.suspects.get(sig, 0) + 1
+                if suspects[sig] >= _SUSPECT_CHANGES or page == previous:
+                    volatile.add(sig)
     memory = ArticleMemory(
         container=container,
-        headline=headline_selector(tree, headline),
+        headline=headline_selector(tree, page.headline),
         blocks=blocks,
         volatile=tuple(sorted(volatile)),
+        suspects=suspects,
         items=dict(list({**(before.items if before else {}), **items}.items())[-_MAX_ITEMS:]),
     )
     return replace(memory, fingerprint=fingerprint(raw, tree, memory))

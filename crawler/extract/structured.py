@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any
 
 import jstyleson
@@ -91,7 +92,8 @@ def _types(obj: dict[str, Any]) -> set[str]:
 
 def _text(value: Any) -> str | None:
     if isinstance(value, str):
-        return value.strip() or None
+        # CMS plug-ins often write HTML entities into JSON-LD ("&#8220;", "&amp;").
+        return unescape(value).strip() or None
     if isinstance(value, list) and value:
         return _text(value[0])
     if isinstance(value, dict):

@@ -13,8 +13,6 @@ import unicodedata
 # Zero-width and format characters a reader never sees; soft hyphen; BOM; word joiner; NUL.
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\x00\u180e]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# Every Unicode space separator (NBSP, narrow NBSP, thin space, ideographic space...) and controls.
-_SPACES = re.compile(r"[\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 _CONTROL = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f]")
 
 
@@ -22,11 +20,13 @@ def normalise_text(text: str) -> str:
     """One line of reader-visible text: NFC, single spaces, no invisible characters."""
     if not text:
         return ""
-    text = _SURROGATE.sub("", text)
-    text = _INVISIBLE.sub("", text)
-    text = _CONTROL.sub(" ", text)
-    text = unicodedata.normalize("NFC", text)
-    return _SPACES.sub(" ", text).strip()
+    if not text.isascii():
+        text = _SURROGATE.sub("", text)
+        text = _INVISIBLE.sub("", text)
+        text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub(" ", text.replace("\x00", ""))
+    # str.split() splits on every Unicode space separator, NBSP and line separators included.
+    return " ".join(text.split())
 
 
 def normalise_paragraphs(lines: list[str] | tuple[str, ...]) -> tuple[str, ...]:
