@@ -167,8 +167,8 @@ def _moved_keys(before: dict[str, FeedItem], after: dict[str, FeedItem]) -> set[
     new_order = [k for k in after if k in before]
     if old_order == new_order:
         return set()
-    ops = token_ops(old_order, new_order)
-    if ops is None:
+    ops, exact = token_ops(old_order, new_order)
+    if not exact:
         return set()
     kept: set[str] = set()
     i = 0
