@@ -320,3 +320,26 @@ def test_repeated_item_keys_are_kept_apart():
         "item:dup",
         "item:dup#2",
     ]
+
+
+@pytest.mark.parametrize(
+    ("added", "notes"),
+    [
+        ("Correction: The vote was 6 to 3, not 5 to 4.", ("correction",)),
+        ("CORRECTION (March 11): An earlier version gave the wrong date.", ("correction",)),
+        ("Clarification: The plan cuts two routes, not three.", ("correction",)),
+        ("This article was amended on 11 March 2026 to correct the vote.", ("correction",)),
+        ("Correction appended", ("correction",)),
+        ("Editors' Note: This article has been revised.", ("editors_note",)),
+        ("Editor’s note — Ana Ruiz is a relative of the reporter.", ("editors_note",)),
+        ("This story has been updated with comment from the mayor.", ("update_notice",)),
+        ("Update (10:42 GMT): The council will meet again on Friday.", ("update_notice",)),
+        ("This is a developing story.", ("update_notice",)),
+        ("The corrections department said it would review the plan.", ()),
+        ("Updated figures show ridership fell 4% last year.", ()),
+        ("The editor noted that the meeting ran late.", ()),
+    ],
+)
+def test_notes_are_recognised_in_their_usual_wordings(added, notes):
+    (change,) = compare(ARTICLE, replace(ARTICLE, body=(*BODY, added)))
+    assert change.notes == notes

@@ -185,3 +185,13 @@ def test_without_the_budget_the_same_edit_is_word_level():
 def test_an_unchanged_text_is_one_equal_piece():
     assert diff_texts("same", "same") == TextDiff((Piece(Op.EQUAL, "same"),))
     assert diff_texts("", "") == TextDiff(())
+
+
+def test_terminal_context_leaves_out_far_unchanged_paragraphs():
+    old = "\n\n".join(f"Paragraph {n} text." for n in range(20))
+    new = old.replace("Paragraph 10 text", "Paragraph 10 changed text")
+    assert render_terminal(diff_texts(old, new), color=False, context=1) == (
+        "[… 9 unchanged paragraphs …]\n\nParagraph 9 text.\n\n"
+        "Paragraph 10{+ changed+} text.\n\nParagraph 11 text.\n\n[… 8 unchanged paragraphs …]"
+    )
+    assert render_terminal(diff_texts(old, new), color=False, context=30).count("Paragraph") == 20

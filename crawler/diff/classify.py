@@ -27,13 +27,15 @@ REWRITE_SHARE = 0.5
 _QUOTES = str.maketrans({c: '"' for c in "“”„‟«»″〝〞"} | {c: "'" for c in "‘’‚‛‹›′`´"})
 _NOT_WORD = re.compile(r"[^\w\s]|_")
 
+_ARTICLE = r"(?:article|story|report|post|piece|page)"
 _NOTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "correction",
         re.compile(
-            r"\b(?:corrections?|clarifications?)\s*[:—–-]"
-            r"|\ban earlier version of this (?:article|story|report|post|piece)\b"
-            r"|\bthis (?:article|story|report|post|piece) (?:has been|was) (?:corrected|amended)\b",
+            r"\b(?:corrections?|clarifications?)\b(?:\s*\([^)\n]{0,40}\)|,[^:\n]{0,40})?\s*[:—–-]"
+            r"|\bcorrection appended\b|\bwe regret the error\b"
+            rf"|\ban earlier version of this {_ARTICLE}\b"
+            rf"|\bthis {_ARTICLE} (?:has been|was) (?:corrected|amended)\b",
             re.I,
         ),
     ),
@@ -47,8 +49,8 @@ _NOTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "update_notice",
         re.compile(
-            r"\bthis (?:article|story|report|post|piece|page) (?:has been|was|is being|will be)"
-            r" updated\b"
+            rf"\bthis {_ARTICLE} (?:has been|was|is being|will be) updated\b"
+            r"|\bthis is a developing story\b"
             r"|(?:^|\n)[^\S\n]*\(?\s*(?:update|updated)\b\s*(?:[:—–-]|\(|at\b|on\b|\d)",
             re.I,
         ),

@@ -98,13 +98,20 @@ def _visible(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def render_terminal(diff: TextDiff, color: bool = True) -> str:
+def render_terminal(diff: TextDiff, color: bool = True, *, context: int | None = None) -> str:
     """The text with changes marked: ANSI colours (red removed, green added, yellow moved), or
-    without colour git's word-diff markers [-removed-]{+added+}, and [~from~]{~to~} for moves."""
+    without colour git's word-diff markers [-removed-]{+added+}, and [~from~]{~to~} for moves.
+
+    With `context`, only that many unchanged paragraphs are kept on each side of a change; the
+    others are replaced by a line saying how many were left out.
+    """
     out = []
-    for piece in diff.pieces:
+    last = len(diff.pieces) - 1
+    for index, piece in enumerate(diff.pieces):
         text = _visible(piece.text)
         if piece.op is Op.EQUAL:
+            if context is not None:
+                text = _elide(text, context, head=index > 0, tail=index < last)
             out.append(text)
         elif color:
             out.append(_COLOURS[piece.op] + text + _RESET)
@@ -112,6 +119,22 @@ def render_terminal(diff: TextDiff, color: bool = True) -> str:
             start, end = _MARKERS[piece.op]
             out.append(start + text + end)
     return "".join(out)
+
+
+def _elide(text: str, context: int, *, head: bool, tail: bool) -> str:
+    """Keep `context` whole paragraphs after a change before it (head) and before a change
+    after it (tail); the partial paragraphs touching the changes always stay."""
+    parts = re.split(r"(\n[^\S\n]*\n\s*)", text)
+    paragraphs = ["".join(parts[i : i + 2]) for i in range(0, len(parts), 2)]
+    keep_head = context + 1 if head else 0
+    keep_tail = context + 1 if tail else 0
+    left_out = len(paragraphs) - keep_head - keep_tail
+    if left_out <= 0:
+        return text
+    note = f"[… {left_out} unchanged paragraph{'s' if left_out > 1 else ''} …]"
+    note += "\n\n" if tail else ""
+    kept_tail = paragraphs[len(paragraphs) - keep_tail :] if keep_tail else []
+    return "".join(paragraphs[:keep_head]) + note + "".join(kept_tail)
 
 
 class _Grouper(difflib.SequenceMatcher):
