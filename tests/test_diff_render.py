@@ -98,17 +98,30 @@ def test_terminal_and_unified_renderings_cannot_drive_the_terminal():
         assert "\\x1b]0;pwned\\x07" in text
 
 
-def test_unified_patch_applies_with_the_patch_tool(tmp_path):
-    old_file, new_file = tmp_path / "article.txt", tmp_path / "new.txt"
-    old_file.write_text(OLD + "\n", encoding="utf-8")
-    new_file.write_text(NEW + "\n", encoding="utf-8")
-    unified = render_unified(diff_texts(OLD + "\n", NEW + "\n"), old_label="a", new_label="b")
-    assert unified.startswith("--- a\n+++ b\n@@ -1,7 +1,7 @@\n Council approves budget.\n")
+LINES = "\n".join(f"Line {n} of the article." for n in range(1, 30)) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (OLD + "\n", NEW + "\n"),
+        (LINES, "A new first line.\n" + LINES.replace("Line 15 ", "Line fifteen ")),
+        (LINES, LINES.replace("Line 3 of the article.\n", "") + "A last line.\n"),
+        (LINES.replace("\n", "\r\n"), LINES.replace("\n", "\r\n").replace("Line 9", "Line IX")),
+        (LINES, LINES[:-1]),
+    ],
+    ids=["moved paragraph", "insert at the top", "delete and append", "CRLF", "last newline"],
+)
+def test_unified_patch_applies_with_the_patch_tool(tmp_path, old, new):
+    article = tmp_path / "article.txt"
+    article.write_bytes(old.encode())
+    unified = render_unified(diff_texts(old, new), old_label="a", new_label="b")
+    assert unified.startswith("--- a\n+++ b\n@@ -")
     done = subprocess.run(
-        ["patch", "--quiet", str(old_file)], input=unified, capture_output=True, text=True
+        ["patch", "--quiet", "--binary", str(article)], input=unified.encode(), capture_output=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert old_file.read_text(encoding="utf-8") == NEW + "\n"
+    assert article.read_bytes() == new.encode()
 
 
 def test_unified_patch_says_when_the_last_line_has_no_newline():

@@ -14,6 +14,7 @@ from itertools import zip_longest
 
 from crawler.diff.text import NEW_SIDE, OLD_SIDE, Op, Piece, TextDiff, token_ops
 
+_LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 _CONTROL = re.compile(r"\r(?!\n)|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 _TAGS = {
@@ -171,16 +172,24 @@ def _range(start: int, length: int) -> str:
     return f"{start + 1 if length else start},{length}"
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as `diff` and `patch` see them: split after "\n" only (str.splitlines would also
+    split at form feeds, U+2028 and other separators that patch treats as ordinary text)."""
+    return _LINE.findall(text)
+
+
 def _line(mark: str, line: str) -> str:
-    text = _visible(line.rstrip("\r\n") if line.endswith("\n") else line)
-    end = "" if line.endswith("\n") else "\n\\ No newline at end of file"
-    return f"{mark}{text}{end}\n"
+    ending = "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
+    text = _visible(line[: len(line) - len(ending)])
+    if not ending:
+        ending = "\n\\ No newline at end of file\n"
+    return f"{mark}{text}{ending}"
 
 
 def render_unified(diff: TextDiff, *, old_label: str = "old", new_label: str = "new") -> str:
     """A unified diff of the two texts, line by line with three lines of context, as `diff -u`
     and `patch` know it. Empty when nothing changed."""
-    a, b = diff.old.splitlines(keepends=True), diff.new.splitlines(keepends=True)
+    a, b = _lines(diff.old), _lines(diff.new)
     if a == b:
         return ""
     out = [f"--- {_visible(old_label)}\n", f"+++ {_visible(new_label)}\n"]
