@@ -41,7 +41,8 @@ def is_tracking_parameter(name: str) -> bool:
 
 def canonicalize(url: str) -> str:
     """The article key for `url`: lower-case scheme and host, no default port, no fragment,
-    no tracking parameters, remaining parameters sorted, path case kept. Idempotent."""
+    no tracking parameters, remaining parameters sorted, path case kept. Idempotent.
+    Raises ValueError for what urllib cannot split (a bad port, an unclosed bracket)."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = _host(parts.hostname or "")

@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crawler.discovery import DiscoveredLink, DiscoveryError, discover, parse_feed, parse_sitemap
 from crawler.discovery.pages import parse_section_page
@@ -204,3 +206,23 @@ def test_section_page_details():
     assert "https://news.example.com/about" in [link.url for link in everything]
     assert parse_section_page(b"", "https://news.example.com/", None) == ()
     assert len(parse_section_page(html, "https://news.example.com/", None, limit=1)) == 1
+
+
+XML_PIECES = st.sampled_from(
+    [
+        "<rss>", "</rss>", "<channel>", "<item>", "</item>", "<link>", "</link>", "<feed>",
+        "<entry>", '<link href="', '"/>', "<urlset>", "<url>", "<loc>", "</loc>", "<lastmod>",
+        "2026-13-45T99:00", "Fri, 31 Feb 2026", "http://a.example/x", "/rel", "javascript:x",
+        "&amp;", "&bogus;", "<![CDATA[", "]]>", "<!DOCTYPE x [<!ENTITY e 'v'>]>", "\x00", "é",
+    ]
+)  # fmt: skip
+
+
+@given(st.lists(XML_PIECES, max_size=30).map("".join), st.sampled_from(["feed", "sitemap", "page"]))
+def test_parsers_never_fail_with_anything_but_discovery_error(text, kind):
+    """FUZZ-04: hostile bytes give links or a DiscoveryError, never a crash."""
+    try:
+        found = discover(kind, text.encode("utf-8", "surrogatepass"), BASE, pattern=r"example")
+    except DiscoveryError:
+        return
+    assert all(link.url.startswith(("http://", "https://")) for link in found.links)

@@ -103,3 +103,9 @@ FINAL = "https://www.example.com/2026/11/budget-vote?utm_source=rss"
 )
 def test_rel_canonical_only_within_the_same_site(rel, expected):
     assert resolve_canonical(FINAL, rel) == expected
+
+
+@pytest.mark.parametrize("url", ["http://example.com:99999/", "http://[::1/"])
+def test_unsplittable_urls_raise_value_error(url):
+    with pytest.raises(ValueError):
+        canonicalize(url)
