@@ -343,3 +343,10 @@ def test_repeated_item_keys_are_kept_apart():
 def test_notes_are_recognised_in_their_usual_wordings(added, notes):
     (change,) = compare(ARTICLE, replace(ARTICLE, body=(*BODY, added)))
     assert change.notes == notes
+
+
+def test_a_correction_moved_to_the_top_is_not_a_new_correction():
+    note = "Correction: An earlier version of this article misstated the vote count."
+    old = replace(ARTICLE, body=(*BODY, note))
+    (change,) = compare(old, replace(ARTICLE, body=(note, *BODY)))
+    assert (change.kind, change.notes) == (K.MOVED, ())

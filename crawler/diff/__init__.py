@@ -33,13 +33,14 @@ from crawler.diff.classify import (
 )
 from crawler.diff.compare import PAGE_FIELDS, compare, diff_change, field_texts, item_text
 from crawler.diff.patch import PatchError, apply_patch, patch_to_diff, to_patch
+from crawler.diff.pieces import Op, Piece, TextDiff
 from crawler.diff.render import (
     render_inline_html,
     render_side_by_side_html,
     render_terminal,
     render_unified,
 )
-from crawler.diff.text import WORK_BUDGET, Op, Piece, TextDiff, diff_texts
+from crawler.diff.text import WORK_BUDGET, diff_texts
 
 __all__ = [
     "MINOR_MAX_WORDS",

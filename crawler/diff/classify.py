@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from crawler.diff.text import OLD_SIDE, Op, Piece, TextDiff
+from crawler.diff.pieces import OLD_SIDE, Op, Piece, TextDiff
 from crawler.diff.tokens import count_words, count_words_roughly
 from storage.model import ChangeClass
 
@@ -66,12 +66,13 @@ class Measures:
     similarity: float  # words kept (moved words count as kept) over the mean length, 0..1
 
 
-# Words cut by an edit are counted exactly (runs of letters and digits, "it's", "2.5" and
-# "well-known" as one); long unchanged stretches roughly (whitespace-separated runs), which is
-# five times faster and moves the similarity by a fraction of a percent at most.
-
-
 def measure(diff: TextDiff) -> Measures:
+    """The class of a diff and the numbers behind it.
+
+    Words cut by an edit are counted exactly (runs of letters and digits; "it's", "2.5" and
+    "well-known" as one); the long unchanged stretches roughly (whitespace-separated runs),
+    which is five times faster and moves the similarity by a fraction of a percent at most.
+    """
     added = removed = kept = 0
     for piece in diff.pieces:
         if piece.op is Op.INSERT:
@@ -116,25 +117,27 @@ def find_notes(diff: TextDiff) -> tuple[str, ...]:
     Only the edits are searched, each with a little unchanged text around it: a note counts
     when an edit makes one more of it (a note that was already there does not count again).
     """
-    found = []
-    for name, pattern in _NOTES:
-        for before, old, new, after in _edit_windows(diff):
-            if len(pattern.findall(before + new + after)) > len(
-                pattern.findall(before + old + after)
-            ):
-                found.append(name)
-                break
-    return tuple(found)
+    windows = _edit_windows(diff, with_moves=False)
+    return tuple(
+        name
+        for name, pattern in _NOTES
+        if any(
+            len(pattern.findall(before + new + after)) > len(pattern.findall(before + old + after))
+            for before, old, new, after in windows
+        )
+    )
 
 
-def _edit_windows(diff: TextDiff) -> list[tuple[str, str, str, str]]:
+def _edit_windows(diff: TextDiff, with_moves: bool = True) -> list[tuple[str, str, str, str]]:
     """(unchanged text before, removed, added, unchanged text after) for each stretch of edits.
-    Moves count as edits: a paragraph moved to the top can make a note."""
+    Without `with_moves`, moved text is left out: a correction moved to the top is not new."""
     windows = []
     before = ""
     old: list[str] = []
     new: list[str] = []
     for piece in (*diff.pieces, Piece(Op.EQUAL, "")):
+        if piece.move is not None and not with_moves:
+            continue
         if piece.op is Op.EQUAL:
             if old or new:
                 windows.append((before, "".join(old), "".join(new), piece.text[:_WINDOW]))

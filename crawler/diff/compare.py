@@ -12,7 +12,8 @@ from datetime import datetime
 
 from crawler.diff.classify import find_notes, measure
 from crawler.diff.patch import patch_to_diff, to_patch
-from crawler.diff.text import Op, TextDiff, diff_texts, token_ops
+from crawler.diff.pieces import Op, TextDiff
+from crawler.diff.text import diff_texts, token_ops
 from storage.codec import clean_text, to_utc
 from storage.model import Change, ChangeClass, ChangeKind, FeedItem, Page
 

@@ -12,7 +12,8 @@ import html
 import re
 from itertools import zip_longest
 
-from crawler.diff.text import NEW_SIDE, OLD_SIDE, Op, Piece, TextDiff, token_ops
+from crawler.diff.pieces import NEW_SIDE, OLD_SIDE, Op, Piece, TextDiff
+from crawler.diff.text import token_ops
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _BREAK = re.compile(r"\n[^\S\n]*\n\s*")
