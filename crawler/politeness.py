@@ -167,3 +167,43 @@ def effective_crawl_delay(
 def build_user_agent(version: str, contact_url: str | None = None) -> str:
     """ "Redline/0.1 (+https://example.org/contact)": product, version and who to write to."""
     return f"Redline/{version} (+{contact_url})" if contact_url else f"Redline/{version}"
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsRecord:
+    """One host's robots.txt as last fetched: verdict, rules, and when to fetch it again.
+
+    Build it with `from_response` after fetching /robots.txt (redirects followed), keep one per
+    host, and ask `allows` before every request; when `expired(now)`, fetch robots.txt again.
+    """
+
+    verdict: RobotsVerdict
+    fetched_at: datetime
+    rules: Protego | None = None
+
+    @classmethod
+    def from_response(
+        cls, status: int | None, body: bytes, *, error: bool, now: datetime
+    ) -> RobotsRecord:
+        verdict = robots_verdict(status, error)
+        rules = parse_robots(body) if verdict == "parse" else None
+        return cls(verdict, now, rules)
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.fetched_at + robots_ttl(self.verdict)
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def allows(self, url: str, user_agent: str) -> bool:
+        if self.verdict == "allow_all":
+            return True
+        if self.verdict == "disallow_all" or self.rules is None:
+            return False
+        return bool(self.rules.can_fetch(url, user_agent))
+
+    def crawl_delay(self, user_agent: str, *, default: float = DOWNLOAD_DELAY) -> float:
+        """The delay to keep between requests to this host (Crawl-delay, capped)."""
+        declared = self.rules.crawl_delay(user_agent) if self.rules is not None else None
+        return effective_crawl_delay(declared, default=default)

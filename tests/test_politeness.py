@@ -14,6 +14,7 @@ from crawler.fetch_once import fetch_once
 from crawler.politeness import (
     BackoffSettings,
     HostBackoff,
+    RobotsRecord,
     backoff_delay,
     build_user_agent,
     effective_crawl_delay,
@@ -178,3 +179,26 @@ def test_user_agent_names_redline_and_a_contact():
         == "Redline/0.1 (+https://example.org/bot)"
     )
     assert build_user_agent("0.1") == "Redline/0.1"
+
+
+def test_robots_record_from_a_real_site_obeys_rules_and_expires():
+    with NewsSite(articles=1) as site:
+        site.set_robots("User-agent: *\nDisallow: /private/\nCrawl-delay: 4\n")
+        page = fetch_once(site.url("/robots.txt"), allow_private=True)
+        record = RobotsRecord.from_response(page.status, page.body, error=False, now=NOW)
+        assert record.allows(site.url("/news/story"), "Redline/0.1")
+        assert not record.allows(site.url("/private/x"), "Redline/0.1")
+        assert record.crawl_delay("Redline/0.1") == 4
+        assert not record.expired(NOW + timedelta(hours=23))
+        assert record.expired(NOW + timedelta(hours=24))
+
+
+def test_robots_record_after_a_server_error_refuses_everything_briefly():
+    record = RobotsRecord.from_response(503, b"User-agent: *\nAllow: /\n", error=False, now=NOW)
+    assert not record.allows("https://example.com/news/a", "Redline")
+    assert record.expires_at == NOW + timedelta(minutes=10)
+    assert record.crawl_delay("Redline") == 1.0
+    missing = RobotsRecord.from_response(404, b"", error=False, now=NOW)
+    assert missing.allows("https://example.com/anything", "Redline")
+    unreachable = RobotsRecord.from_response(None, b"", error=True, now=NOW)
+    assert not unreachable.allows("https://example.com/", "Redline")
