@@ -8,11 +8,13 @@ Every failure inside becomes a NOT_ARTICLE Page with a reason: extraction never 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import tzinfo
 
 import trafilatura
 from lxml import etree
+from lxml import html as lxml_html
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import fields, items
@@ -20,7 +22,7 @@ from crawler.extract import memory as mem
 from crawler.extract.body import body_words, finish_body, generic_body, profile_body
 from crawler.extract.dates import zone
 from crawler.extract.decode import decode_html, looks_binary
-from crawler.extract.furniture import strip_furniture
+from crawler.extract.furniture import drop_invisible, strip_furniture
 from crawler.extract.kind import not_article_reason
 from crawler.extract.memory import ArticleMemory
 from crawler.extract.profiles import SiteProfile
@@ -31,7 +33,8 @@ from storage.model import FeedItem, Page, PageKind
 EXTRACTOR = "redline"
 EXTRACTOR_VERSION = f"1+trafilatura-{trafilatura.__version__}"
 LARGE_PAGE = 2_000_000  # bytes; above this, scripts and styles are cut before parsing
-MAX_MARKUP = 4_000_000  # characters of markup left after that: more is not an article page
+MAX_MARKUP = 2_500_000  # characters of markup left after that: more is not an article page
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,7 @@ def _not_article(reason: str, memory: ArticleMemory | None = None) -> Extraction
 
 def _text_of(html: bytes | str, encoding: str | None) -> str | Extraction:
     if isinstance(html, str):
-        return html
+        return _SURROGATES.sub("", html)  # lone surrogates cannot reach a parser
     if looks_binary(html):
         return _not_article("binary")
     return decode_html(html, encoding).text
@@ -116,8 +119,11 @@ def _extract_text(
 
 def _lxml_tree(text: str) -> etree._Element | None:
     root = trafilatura.utils.load_html(text)
-    if root is None:
-        return None
+    if root is None:  # trafilatura refuses some fragments; lxml's own parser does not
+        try:
+            root = lxml_html.document_fromstring(text)
+        except (etree.ParserError, ValueError):
+            return None
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     return root
 
@@ -132,6 +138,11 @@ def _full(
 ) -> Extraction:
     declared = read_declared(tree)
     root = _lxml_tree(text)
+    body = root.find("body") if root is not None else None
+    if (body is None or not len(body)) and tree.body is not None and tree.body.child is not None:
+        # libxml2 leaves HTML5 elements after a bare <meta> in <head>; Lexbor follows the
+        # HTML5 rules, so its serialisation parses the way a browser shows it.
+        root = _lxml_tree(tree.html or "")
     if root is None:
         return _not_article("empty", memory)
     tz = zone(profile.timezone if profile else None)
@@ -150,7 +161,8 @@ def _full(
         for node in selector.compiled()(root):
             if isinstance(node, etree._Element) and node.getparent() is not None:
                 node.getparent().remove(node)
-    visible = normalise_text((tree.body.text(separator=" ") if tree.body else "")[:40000])
+    drop_invisible(root)
+    visible = _visible_text(root)
     strip_furniture(root)
     paragraphs = profile_body(root, profile)
     if paragraphs is None:
@@ -187,6 +199,12 @@ def _full(
         dropped = mem.volatile_texts(tree, learnt)
         page = replace(page, body=tuple(p for p in page.body if p not in dropped))
     return Extraction(page=page, memory=learnt)
+
+
+def _visible_text(root: etree._Element) -> str:
+    body = root.find("body")
+    text = " ".join((body if body is not None else root).itertext())
+    return normalise_text(text[:40000])
 
 
 def _declared_items(

@@ -88,10 +88,14 @@ def _holds_article(el: etree._Element) -> bool:
     return False
 
 
-def strip_furniture(root: etree._Element) -> None:
-    """Remove furniture elements from an lxml tree, in place."""
+def drop_invisible(root: etree._Element) -> None:
+    """Remove what a reader never sees as text (scripts, styles, media, form controls)."""
     for el in root.xpath(_ALWAYS_DROP):
         _drop(el)
+
+
+def strip_furniture(root: etree._Element) -> None:
+    """Remove furniture elements from an lxml tree, in place (after drop_invisible)."""
     body = root.find(".//body")
     start = body if body is not None else root
     doomed = []

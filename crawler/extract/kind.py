@@ -57,7 +57,7 @@ def not_article_reason(
     if words == 0 and _CONSENT.search(visible):
         return "consent_wall"
     if words == 0:
-        return "empty"
+        return "no_article" if visible else "empty"
     if words < _MIN_WORDS and not (declared.types & {"newsarticle", "article", "blogposting"}):
-        return "empty"
+        return "no_article"
     return None

@@ -74,6 +74,8 @@ def parse_selector(text: str, where: str = "selector") -> Selector:
     if not isinstance(text, str) or not text.strip():
         raise ProfileError(f"{where}: a selector must be a non-empty string")
     source = text.strip()
+    if _IO_FUNCTIONS.search(source):
+        raise ProfileError(f"{where}: XPath {source!r} calls a function that reads files or URLs")
     if source.startswith("xpath:"):
         xpath, is_css = source[6:].strip(), False
     elif source.startswith("css:"):
@@ -86,8 +88,6 @@ def parse_selector(text: str, where: str = "selector") -> Selector:
             xpath = _translator.css_to_xpath(xpath, prefix="descendant-or-self::")
         except SelectorError as exc:
             raise ProfileError(f"{where}: invalid CSS selector {source!r}: {exc}") from exc
-    elif _IO_FUNCTIONS.search(xpath):
-        raise ProfileError(f"{where}: XPath {source!r} calls a function that reads files or URLs")
     try:
         _compile(xpath)
     except etree.XPathError as exc:

@@ -66,7 +66,7 @@ def _loads(raw: str) -> Any:
     except ValueError:
         pass
     try:  # comments, trailing commas: what extruct's jstyleson fallback forgives
-        return jstyleson.loads(re.sub(r"[\x00-\x1f]", " ", raw))
+        return jstyleson.loads(re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", " ", raw))
     except (ValueError, TypeError, IndexError, RecursionError):
         return None
 
