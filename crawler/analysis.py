@@ -40,11 +40,18 @@ def _memory(text: str | None) -> ArticleMemory | None:
 
 
 def analyse(
-    body: bytes, url: str, *, encoding: str | None, profile: SiteProfile | None,
-    memory: str | None, previous: Page | None, latest_hash: str | None,
+    body: bytes,
+    url: str,
+    *,
+    encoding: str | None,
+    profile: SiteProfile | None,
+    memory: str | None,
+    previous: Page | None,
+    latest_hash: str | None,
 ) -> Analysis:
-    result = extract(body, url, encoding=encoding, profile=profile, memory=_memory(memory),
-                     previous=previous)
+    result = extract(
+        body, url, encoding=encoding, profile=profile, memory=_memory(memory), previous=previous
+    )
     page = result.page
     digest = content_hash(page)
     unchanged = digest == latest_hash or page.kind is PageKind.NOT_ARTICLE

@@ -51,7 +51,8 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         "REMOTE_CONTROL_ENABLED": False,
         "COOKIES_ENABLED": False,  # nothing to carry from one site to another
-        "REFERER_ENABLED": False,
+        "REFERER_ENABLED": True,  # kept only so that redirects can drop the header:
+        "REFERRER_POLICY": "no-referrer",  # no Referer is ever sent
         "REDIRECT_MAX_TIMES": cs.max_redirects,
         "METAREFRESH_ENABLED": False,
         "RETRY_ENABLED": False,  # failures are rescheduled with backoff by the daemon

@@ -17,6 +17,7 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 from crawler import politeness
 from crawler.crawlsettings import CrawlSettings
@@ -86,7 +87,9 @@ class HostBackoffMiddleware:
         wait = state.blocked_until - time.monotonic()
         if wait > 0:
             raise refuse(
-                request, Reason.RATE_LIMITED, f"host paused for {wait:.0f} s more (429/503)",
+                request,
+                Reason.RATE_LIMITED,
+                f"host paused for {wait:.0f} s more (429/503)",
                 redline_retry_after=wait,
             )
 
@@ -136,7 +139,12 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         netloc = urlparse_cached(request).netloc
         if netloc in self._parsers and self._expires.get(netloc, float("inf")) < time.monotonic():
             del self._parsers[netloc]
-        return await super().robot_parser(request)
+        parser = await super().robot_parser(request)
+        # Scrapy hands one Deferred to every request waiting for the same robots.txt; all but
+        # the first waiter receive None from it ("no robots.txt": allow everything). The
+        # settled parser is in the dict by then: use that.
+        settled = self._parsers.get(netloc)
+        return parser if settled is None or isinstance(settled, Deferred) else settled
 
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         if response.status >= 500:
@@ -158,8 +166,11 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
 
     def process_request_2(self, rp: Any, request: Request) -> None:
         if isinstance(rp, _Disallowed):
-            raise refuse(request, Reason.ROBOTS_UNREACHABLE,
-                         "robots.txt is unreachable or answers 5xx: not fetching for now")
+            raise refuse(
+                request,
+                Reason.ROBOTS_UNREACHABLE,
+                "robots.txt is unreachable or answers 5xx: not fetching for now",
+            )
         try:
             super().process_request_2(rp, request)
         except IgnoreRequest:

@@ -23,13 +23,13 @@ class _GuardedReceiver:
         self._resolver = resolver
         self._addresses: list = []
 
-    def resolutionBegan(self, resolution) -> None:  # noqa: N802 (Twisted's interface)
+    def resolutionBegan(self, resolution) -> None:
         self._inner.resolutionBegan(resolution)
 
-    def addressResolved(self, address) -> None:  # noqa: N802
+    def addressResolved(self, address) -> None:
         self._addresses.append(address)
 
-    def resolutionComplete(self) -> None:  # noqa: N802
+    def resolutionComplete(self) -> None:
         refused = [a.host for a in self._addresses if self._resolver.refuse(a.host)]
         if refused:
             self._resolver.blocked[self._host.lower()] = refused[0]
@@ -48,9 +48,13 @@ class GuardedResolver:
         self.refuse = refuse
         self.blocked: dict[str, str] = {}  # host -> the refused address, for error messages
 
-    def resolveHostName(  # noqa: N802
-        self, resolutionReceiver, hostName, portNumber=0, addressTypes=None,  # noqa: N803
-        transportSemantics="TCP",  # noqa: N803
+    def resolveHostName(
+        self,
+        resolutionReceiver,
+        hostName,
+        portNumber=0,
+        addressTypes=None,
+        transportSemantics="TCP",
     ):
         receiver = _GuardedReceiver(resolutionReceiver, hostName, self)
         return self._inner.resolveHostName(

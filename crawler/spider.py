@@ -17,7 +17,7 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
-from twisted.internet.error import DNSLookupError, TimeoutError, TCPTimedOutError
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
 from crawler.errors import Reason
@@ -72,7 +72,7 @@ class ArticleSpider(scrapy.Spider):
             job = await self.queue.get()
             try:  # one bad job must never end the feeding for good
                 yield self.request_for(job)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.exception("cannot build a request for %s", job.url)
                 await self._report(Fetched(job, error=str(Reason.BAD_URL), message=str(exc)))
 
@@ -88,35 +88,48 @@ class ArticleSpider(scrapy.Spider):
 
     async def parse(self, response: Response) -> AsyncIterator[Any]:
         meta = response.meta
-        redirects = tuple(zip(meta.get("redirect_urls", ()), meta.get("redirect_reasons", ()),
-                              strict=False))
-        await self._report(Fetched(
-            job=meta["job"], url=response.url, status=response.status,
-            headers={k.decode("latin-1").lower(): b",".join(v).decode("latin-1")
-                     for k, v in response.headers.items()},
-            body=response.body, redirects=tuple((u, int(s)) for u, s in redirects
-                                                if isinstance(s, int)),
-            retry_after=meta.get("redline_retry_after"),
-        ))
+        redirects = tuple(
+            zip(meta.get("redirect_urls", ()), meta.get("redirect_reasons", ()), strict=False)
+        )
+        await self._report(
+            Fetched(
+                job=meta["job"],
+                url=response.url,
+                status=response.status,
+                headers={
+                    k.decode("latin-1").lower(): b",".join(v).decode("latin-1")
+                    for k, v in response.headers.items()
+                },
+                body=response.body,
+                redirects=tuple((u, int(s)) for u, s in redirects if isinstance(s, int)),
+                retry_after=meta.get("redline_retry_after"),
+            )
+        )
         return
         yield  # an async generator: Scrapy awaits it to the end
 
     async def failed(self, failure: Failure) -> AsyncIterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         reason, message = classify(failure, request.meta)
-        await self._report(Fetched(
-            job=request.meta["job"], url=request.url, error=reason, message=message,
-            retry_after=request.meta.get("redline_retry_after"),
-        ))
+        await self._report(
+            Fetched(
+                job=request.meta["job"],
+                url=request.url,
+                error=reason,
+                message=message,
+                retry_after=request.meta.get("redline_retry_after"),
+            )
+        )
         return
         yield
 
     async def _report(self, fetched: Fetched) -> None:
         try:
             await self.handle(fetched)
-        except Exception:  # noqa: BLE001 (exceptions here would never reach an errback)
-            log.exception("recording %s failed; its lease will expire and it is retried",
-                          fetched.job.url)
+        except Exception:
+            log.exception(
+                "recording %s failed; its lease will expire and it is retried", fetched.job.url
+            )
 
 
 def classify(failure: Failure, meta: dict[str, Any]) -> tuple[str, str]:

@@ -259,6 +259,7 @@ class Claim:
     memory: str | None = None  # what extraction learnt about this article (opaque JSON)
     missing_count: int = 0  # consecutive 404s so far
     status: ArticleStatus = ArticleStatus.ACTIVE
+    error_count: int = 0  # failed checks in a row so far
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,10 @@ _EVENT_ALERTS = {
     EventKind.MOVED: "article_moved",
     EventKind.BACK: "article_back",
 }
+_CLAIM_COLUMNS = (
+    "id, url, site, next_check_at, etag, last_modified, revision_count, latest_hash, is_live,"
+    " first_seen, last_changed_at, raw_hash, memory, missing_count, status, error_count"
+)
 _STATE_EVENTS = frozenset({EventKind.GONE, EventKind.UNAVAILABLE})
 _ARTICLE_COLUMNS = (
     "id, url, site, first_seen, status, is_live, source_id, next_check_at, last_checked_at, "
@@ -331,15 +335,41 @@ class SqlStore(ABC):
                 " SELECT id FROM articles WHERE status IN ('active', 'gone') AND next_check_at <= ?"
                 " AND (lease_until IS NULL OR lease_until < ?)"
                 f" ORDER BY next_check_at, id LIMIT ?{self.FOR_UPDATE}{self.SKIP_LOCKED})"
-                " RETURNING id, url, site, next_check_at, etag, last_modified, revision_count,"
-                " latest_hash, is_live, first_seen, last_changed_at, raw_hash, memory,"
-                " missing_count, status",
+                f" RETURNING {_CLAIM_COLUMNS}",
                 (owner, self._ts(until), self._ts(now), self._ts(now), limit),
             )
             recent = self._recent_changes(tx, [r["id"] for r in rows], now)
         claims = [self._claim(r, owner, until, recent.get(r["id"], 0)) for r in rows]
         claims.sort(key=lambda c: (c.due_at or now, c.article_id))
         return claims
+
+    def claim_ids(
+        self,
+        article_ids: Sequence[int],
+        now: datetime,
+        owner: str,
+        *,
+        lease_seconds: float,
+    ) -> list[Claim]:
+        """Lease these articles now, due or not (a one-off `redline check`); articles another
+        worker holds are left out."""
+        if not article_ids:
+            return []
+        until = now + timedelta(seconds=lease_seconds)
+        marks = ",".join("?" * len(article_ids))
+        with self._tx(write=True) as tx:
+            rows = tx.all(
+                "UPDATE articles SET lease_owner = ?, lease_until = ? WHERE id IN ("
+                f" SELECT id FROM articles WHERE id IN ({marks})"
+                f" AND (lease_until IS NULL OR lease_until < ?){self.FOR_UPDATE}{self.SKIP_LOCKED})"
+                f" RETURNING {_CLAIM_COLUMNS}",
+                (owner, self._ts(until), *article_ids, self._ts(now)),
+            )
+            recent = self._recent_changes(tx, [r["id"] for r in rows], now)
+        return sorted(
+            (self._claim(r, owner, until, recent.get(r["id"], 0)) for r in rows),
+            key=lambda c: c.article_id,
+        )
 
     def _recent_changes(self, tx: Tx, ids: list[int], now: datetime) -> dict[int, int]:
         if not ids:
@@ -371,6 +401,7 @@ class SqlStore(ABC):
             memory=r["memory"],
             missing_count=r["missing_count"],
             status=ArticleStatus(r["status"]),
+            error_count=r["error_count"],
         )
 
     def release(self, article_ids: Sequence[int], owner: str) -> int:

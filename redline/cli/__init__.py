@@ -9,8 +9,10 @@ import click
 from redline import __version__
 from redline.cli.app import App, fail_cleanly
 from redline.cli.articles import add_command, list_command
+from redline.cli.crawl import check_command, run_command, sources_group, status_command
 from redline.cli.db import db_group
 from redline.cli.export import export_command
+from redline.cli.extract import extract_command
 from redline.cli.history import diff_command, history_command, show_command
 
 EPILOG = """\b
@@ -61,7 +63,12 @@ COMMANDS: tuple[click.Command, ...] = (
     show_command,
     diff_command,
     export_command,
+    extract_command,
     db_group,
+    run_command,
+    check_command,
+    status_command,
+    sources_group,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

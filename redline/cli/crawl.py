@@ -1,0 +1,242 @@
+"""`redline run`, `check`, `status` and `sources`: the service itself and its queue."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from redline import service
+from redline.cli.app import App, emit_json, terminal_safe, when
+from redline.durations import parse_duration
+from storage import ArticleStatus, SourceKind
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@click.command("run")
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    help="Extraction processes (0: extract in the main process).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log each step, not only problems.")
+@click.pass_obj
+def run_command(app: App, workers: int, verbose: bool) -> None:
+    """Run the daemon: discover articles, re-fetch them on schedule, record every real change.
+
+    Stops cleanly on SIGTERM or SIGINT (in-flight fetches finish and are recorded, the rest is
+    given back); a second signal exits at once.
+
+    \b
+    Example:
+      redline sources add https://kyivindependent.com/feed/ --kind feed --every 10m
+      redline run
+    """
+    _logging(verbose)
+    from scheduler.daemon import run_daemon
+
+    store = app.store()
+    with service.single_writer(app.config.database_url):
+        build = service.build_daemon(app.config, store, workers=workers)
+        code = run_daemon(build, allow_private=app.config.allow_private_networks)
+    sys.exit(code)
+
+
+@click.command("check")
+@click.argument("urls", nargs=-1, metavar="[URL...]")
+@click.option("--due", "which", flag_value="due", help="Every article that is due now.")
+@click.option("--all", "which", flag_value="all", help="Every active or gone article.")
+@click.option("--workers", default=2, show_default=True, help="Extraction processes.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as JSON.")
+@click.pass_obj
+def check_command(
+    app: App, urls: tuple[str, ...], which: str | None, workers: int, as_json: bool
+) -> None:
+    """Check articles once, now, and print a summary (new, changed, unchanged, not modified,
+    gone, unavailable, errors). Exits non-zero only if nothing could be fetched.
+
+    \b
+    Examples:
+      redline check https://kyivindependent.com/some-story/
+      redline check --due
+    """
+    _logging(False)
+    from scheduler.checks import summary
+    from scheduler.daemon import run_daemon
+
+    store = app.store()
+    now = datetime.now(UTC)
+    if urls:
+        ids = [app.article(u).id for u in urls]
+    elif which in ("due", "all"):
+        statuses = (ArticleStatus.ACTIVE, ArticleStatus.GONE)
+        ids = [
+            a.id
+            for a in store.list_articles()
+            if a.status in statuses
+            and (which == "all" or (a.next_check_at and a.next_check_at <= now))
+        ]
+    else:
+        raise click.UsageError("name URLs to check, or use --due or --all")
+    if not ids:
+        click.echo("nothing to check")
+        return
+    progress = _Progress(len(ids), enabled=sys.stderr.isatty() and not as_json)
+    with service.single_writer(app.config.database_url):
+        build = service.build_daemon(
+            app.config, store, targets=ids, workers=workers, on_progress=progress.step
+        )
+        holder: dict[str, object] = {}
+
+        def build_and_keep():
+            daemon = build()
+            holder["daemon"] = daemon
+            return daemon
+
+        code = run_daemon(build_and_keep, allow_private=app.config.allow_private_networks)
+    progress.done()
+    if "daemon" not in holder:
+        raise click.ClickException("the check could not start (see the log above)")
+    outcomes = holder["daemon"].checker.outcomes  # type: ignore[attr-defined]
+    if as_json:
+        emit_json(dict(outcomes))
+    else:
+        click.echo(summary(outcomes))
+    fetched = sum(n for k, n in outcomes.items() if k != "error")
+    sys.exit(code or (1 if fetched == 0 else 0))
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; silent when piped."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.total, self.count, self.enabled = total, 0, enabled
+
+    def step(self, fetched: object, recorded: object) -> None:
+        self.count += 1
+        if self.enabled:
+            filled = int(30 * self.count / self.total)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total}")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
+@click.pass_obj
+def status_command(app: App, as_json: bool) -> None:
+    """Show the queue: how many articles are due now, the next checks, errors by host.
+
+    \b
+    Example:
+      redline status
+    """
+    status = app.store().queue_status(datetime.now(UTC))
+    if as_json:
+        emit_json(status)
+        return
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(status["by_status"].items())) or "none"
+    click.echo(f"articles: {counts}")
+    click.echo(f"due now: {status['due_now']}   being checked: {status['leased']}")
+    if status["next_checks"]:
+        click.echo("next checks:")
+        for url, at in status["next_checks"]:
+            click.echo(f"  {when(at)}  {terminal_safe(url)}")
+    if status["errors_by_host"]:
+        click.echo("errors by host:")
+        for site, count, error in status["errors_by_host"]:
+            click.echo(f"  {terminal_safe(site)}: {count} ({terminal_safe(error or '')})")
+
+
+@click.group("sources")
+def sources_group() -> None:
+    """Where articles are discovered: feeds, sitemaps, section pages, live feeds."""
+
+
+@sources_group.command("add")
+@click.argument("url")
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in SourceKind]),
+    required=True,
+    help="feed (RSS/Atom), sitemap, page (links matching --pattern), or live.",
+)
+@click.option("--every", default="10m", show_default=True, help="How often: 90s, 10m, 6h, 1d.")
+@click.option("--pattern", metavar="REGEX", help="Only links whose URL matches this.")
+@click.pass_obj
+def sources_add(app: App, url: str, kind: str, every: str, pattern: str | None) -> None:
+    """Add a discovery source. A live source is tracked as one article whose items are news.
+
+    \b
+    Examples:
+      redline sources add https://kyivindependent.com/feed/ --kind feed --every 10m
+      redline sources add https://example.com/world/ --kind page --pattern '/world/20'
+      redline sources add https://kyivindependent.com/news-feed/ --kind live
+    """
+    try:
+        seconds = int(parse_duration(every).total_seconds())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--every") from None
+    if pattern:
+        import re
+
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise click.BadParameter(
+                f"not a regular expression: {exc}", param_hint="--pattern"
+            ) from None
+    now = datetime.now(UTC)
+    store = app.store()
+    if kind == SourceKind.LIVE:
+        article, created = store.add_article(url, now, is_live=True)
+        click.echo(f"{'added' if created else 'already tracked'} live feed: {article.url}")
+        return
+    source, created = store.add_source(url, SourceKind(kind), seconds, now, pattern=pattern)
+    click.echo(
+        f"{'added' if created else 'already known'}: {source.kind} {source.url} "
+        f"every {source.every_seconds}s"
+    )
+
+
+@sources_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source.")
+@click.pass_obj
+def sources_list(app: App, as_json: bool) -> None:
+    """List discovery sources with their interval, last check and last error.
+
+    \b
+    Example:
+      redline sources list
+    """
+    for s in app.store().list_sources():
+        if as_json:
+            emit_json(
+                {
+                    "url": s.url,
+                    "kind": str(s.kind),
+                    "every_seconds": s.every_seconds,
+                    "pattern": s.pattern,
+                    "last_checked_at": s.last_checked_at,
+                    "next_check_at": s.next_check_at,
+                    "last_error": s.last_error,
+                }
+            )
+        else:
+            click.echo(
+                f"{s.kind:<8} every {s.every_seconds:>6}s  last {when(s.last_checked_at)}"
+                f"  {terminal_safe(s.url)}"
+                + (f"  ({terminal_safe(s.last_error)})" if s.last_error else "")
+            )

@@ -1,0 +1,274 @@
+"""`redline run`: one process, one asyncio loop, one never-ending crawl.
+
+Scrapy runs on the asyncio reactor with one crawl whose spider awaits a bounded queue;
+APScheduler jobs on the same loop lease due articles and sources from the store and fill that
+queue; extraction and diffing run in a small process pool. The backlog lives in the store.
+
+Shutdown (SIGTERM or SIGINT): stop claiming, let in-flight fetches finish and be recorded,
+release the leases of everything not fetched, exit 0. A second signal exits at once (leases
+then expire and are retried). A crawl that ends on its own is a failure: exit 1, so that
+systemd restarts the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from crawler.crawlsettings import CrawlSettings, scrapy_settings
+from crawler.spider import ArticleSpider, Fetched, FetchJob
+from scheduler.checks import ArticleChecker
+from scheduler.discovery import SourceChecker
+from storage import Claim, StorageError, Store
+
+log = logging.getLogger("redline.daemon")
+REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    lease_seconds: float = 300.0  # longer than a download can take (timeout + queueing)
+    queue_size: int = 256  # leased jobs waiting for the crawler
+    feed_every: float = 1.0  # seconds between looks at the due queue
+    discovery_every: float = 10.0
+    workers: int = 2  # extraction processes; 0 = inline (tests)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def conditional_headers(claim: Claim) -> tuple[tuple[str, str], ...]:
+    headers = []
+    if claim.etag:
+        headers.append(("If-None-Match", claim.etag))
+    if claim.last_modified:
+        headers.append(("If-Modified-Since", claim.last_modified))
+    return tuple(headers)
+
+
+class Daemon:
+    """Owns the loop's parts and their order of starting and stopping."""
+
+    def __init__(
+        self,
+        store: Store,
+        crawl: CrawlSettings,
+        checker: ArticleChecker,
+        sources: SourceChecker,
+        settings: DaemonSettings,
+        *,
+        targets: Sequence[int] | None = None,
+        on_progress: Callable[[Fetched, Any], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.crawl = crawl
+        self.checker = checker
+        self.sources = sources
+        self.settings = settings
+        self.targets = list(targets) if targets is not None else None  # one pass over these
+        self.on_progress = on_progress
+        self.clock = clock
+        self.owner = worker_name()
+        self.queue: asyncio.Queue[FetchJob] = asyncio.Queue(maxsize=settings.queue_size)
+        self.outstanding: set[int] = set()  # article ids leased by us and not yet recorded
+        self.exit_code = 0
+        self.fetched = 0
+        self._stopping = False
+        self._stopped: asyncio.Event | None = None
+        self.runner: Any = None
+        self.scheduler: Any = None
+        self.executor: Executor | None = None
+
+    # --- start ------------------------------------------------------------------------------
+    async def main(self) -> int:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from scrapy.crawler import AsyncCrawlerRunner
+
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._install_signals(loop)
+        self.executor = self._executor()
+        self.checker.executor = self.executor
+        self.runner = AsyncCrawlerRunner(scrapy_settings(self.crawl))
+        crawler = self.runner.create_crawler(ArticleSpider)
+        task = self.runner.crawl(crawler, queue=self.queue, handle=self.handle)
+        task.add_done_callback(self._crawl_ended)
+        self.scheduler = AsyncIOScheduler(event_loop=loop)
+        now = datetime.now(UTC)
+        self.scheduler.add_job(
+            self.feed,
+            "interval",
+            seconds=self.settings.feed_every,
+            id="feed",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
+        )
+        if self.targets is None:
+            self.scheduler.add_job(
+                self.discover,
+                "interval",
+                id="discover",
+                seconds=self.settings.discovery_every,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now,
+            )
+        self.scheduler.start()
+        log.info("redline running as %s on %s", self.owner, self.store.url)
+        await self._stopped.wait()
+        await self._shutdown()
+        return self.exit_code
+
+    def _executor(self) -> Executor | None:
+        if self.settings.workers <= 0:
+            return None
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["crawler.analysis"])
+        return ProcessPoolExecutor(self.settings.workers, mp_context=context)
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: int) -> None:
+        if self._stopping:
+            log.warning("second %s: exiting now; leases expire and are retried", sig)
+            os._exit(2)
+        log.info("%s: finishing in-flight work, then exiting", signal.Signals(sig).name)
+        self.stop()
+
+    def stop(self, code: int | None = None) -> None:
+        if code is not None:
+            self.exit_code = code
+        self._stopping = True
+        if self._stopped is not None:
+            self._stopped.set()
+
+    def _crawl_ended(self, task: asyncio.Task[Any]) -> None:
+        if not self._stopping:  # the watchdog: a crawl must never end on its own
+            problem = task.exception() if not task.cancelled() else "cancelled"
+            log.error("the crawl ended unexpectedly (%s): exiting with status 1", problem)
+            self.stop(1)
+
+    # --- jobs -------------------------------------------------------------------------------
+    async def feed(self) -> None:
+        """Lease due articles into the queue, as many as it has room for."""
+        if self._stopping:
+            return
+        room = self.queue.maxsize - self.queue.qsize()
+        if room <= 0:
+            return
+        now = self.clock()
+        try:
+            claims = await asyncio.to_thread(self._claim, now, room)
+        except StorageError as exc:
+            log.warning("cannot lease due articles: %s (retrying)", exc)
+            return
+        for claim in claims:
+            self.outstanding.add(claim.article_id)
+            self.queue.put_nowait(
+                FetchJob(claim.url, claim=claim, headers=conditional_headers(claim))
+            )
+
+    def _claim(self, now: datetime, room: int) -> list[Claim]:
+        lease = self.settings.lease_seconds
+        if self.targets is None:
+            return self.store.claim_due(now, self.owner, limit=room, lease_seconds=lease)
+        batch, self.targets = self.targets[:room], self.targets[room:]
+        return self.store.claim_ids(batch, now, self.owner, lease_seconds=lease)
+
+    async def discover(self) -> None:
+        if self._stopping:
+            return
+        try:
+            jobs = await asyncio.to_thread(self.sources.due_jobs, self.clock(), self.owner)
+        except StorageError as exc:
+            log.warning("cannot lease due sources: %s (retrying)", exc)
+            return
+        for job in jobs:
+            await self.queue.put(job)
+
+    async def handle(self, fetched: Fetched) -> None:
+        job = fetched.job
+        if job.source is not None:
+            await self.sources.check(fetched, self.owner)
+            return
+        recorded = None
+        try:
+            recorded = await self.checker.check(fetched)
+        except Exception:  # the lease expires and the check is retried
+            log.exception("could not record the check of %s", job.url)
+            self.checker.outcomes["error"] += 1
+        finally:
+            self.outstanding.discard(job.claim.article_id)
+            self.fetched += 1
+            if self.on_progress is not None:
+                self.on_progress(fetched, recorded)
+            if self.targets is not None and not self.targets and not self.outstanding:
+                self.stop()
+
+    # --- stop -------------------------------------------------------------------------------
+    async def _shutdown(self) -> None:
+        """Pause the jobs, let the crawl finish what is in flight, give back the rest."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()
+        if self.runner is not None:
+            await self.runner.stop()
+            await self.runner.join()
+        while not self.queue.empty():
+            job = self.queue.get_nowait()
+            if job.claim is not None:
+                self.outstanding.add(job.claim.article_id)
+        if self.outstanding:
+            try:
+                released = await asyncio.to_thread(
+                    self.store.release, sorted(self.outstanding), self.owner
+                )
+                log.info("released %d leases of articles not fetched", released)
+            except StorageError as exc:
+                log.warning("could not release leases (%s); they expire on their own", exc)
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def run_daemon(build: Callable[[], Daemon], *, allow_private: bool) -> int:
+    """Install the asyncio reactor, run the daemon on it, return its exit code."""
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor(REACTOR)
+    from twisted.internet import reactor
+
+    from crawler.netguard import is_refused_address
+    from crawler.resolver import install_guarded_resolver
+
+    if not allow_private:
+        install_guarded_resolver(reactor, is_refused_address)
+    result: dict[str, int] = {}
+
+    async def main() -> None:
+        try:
+            result["code"] = await build().main()
+        except Exception:
+            log.exception("the daemon failed")
+            result["code"] = 1
+        finally:
+            reactor.stop()
+
+    reactor.callWhenRunning(lambda: asyncio.ensure_future(main()))
+    reactor.run(installSignalHandlers=False)
+    return result.get("code", 1)

@@ -1,0 +1,190 @@
+"""The crawler and daemon end to end: a real loopback news site, `redline check` and
+`redline run` in subprocesses (the Twisted reactor runs once per process), real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from storage import ArticleStatus, EventKind, open_store
+from tests.conftest import REPO
+from tests.newsite import Fault, NewsSite
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    with NewsSite(articles=3, live_items=3) as running:
+        yield running
+
+
+def redline(
+    db_url: str, *args: str, private: bool = True, timeout: float = 120, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REDLINE_DATABASE_URL": db_url, "REDLINE_CONFIG": os.devnull}
+    env["REDLINE_ALLOW_PRIVATE_NETWORKS"] = "1" if private else "0"
+    done = subprocess.run(
+        [sys.executable, "-m", "redline", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def summary(done: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    assert done.stdout.strip(), done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def track(db_url: str, site: NewsSite) -> list[str]:
+    urls = [site.article_url(a.slug) for a in site.articles]
+    redline(db_url, "add", *urls, check=True)
+    return urls
+
+
+def test_a_real_edit_is_one_revision_and_noise_is_none(db_url, site):
+    urls = track(db_url, site)
+    first = summary(redline(db_url, "check", "--all", "--json", "--workers", "1", check=True))
+    assert first == {"new": 3}
+    site.set_noise(True)  # rotating trending lists, relative times, tokens, ad ids...
+    noisy = summary(redline(db_url, "check", "--all", "--json", check=True))
+    assert noisy.get("new", 0) == noisy.get("changed", 0) == 0
+    slug = site.articles[0].slug
+    site.edit(slug, headline="Council approves a revised budget after all")
+    edited = summary(redline(db_url, "check", "--all", "--json", check=True))
+    assert edited.get("changed") == 1 and edited.get("new", 0) == 0
+    store = open_store(db_url)
+    article = store.get_article(urls[0])
+    history = store.history(article.id)
+    assert [r.number for r in history] == [1, 2]
+    assert "headline" in {c.field for c in history[1].changes}
+    assert history[1].headline == "Council approves a revised budget after all"
+    assert all(len(store.history(store.get_article(u).id)) == 1 for u in urls[1:])
+    store.close()
+
+
+def test_conditional_requests_send_the_stored_validators(db_url, site):
+    urls = track(db_url, site)
+    redline(db_url, "check", urls[0], "--json", check=True)
+    site.clear_log()
+    again = summary(redline(db_url, "check", urls[0], "--json", check=True))
+    assert again == {"not_modified": 1}
+    (request,) = [r for r in site.requests if r.path.startswith("/news/")]
+    assert request.headers.get("if-none-match")
+
+
+def test_gone_and_back_are_events_not_revisions(db_url, site):
+    urls = track(db_url, site)
+    slug = site.articles[1].slug
+    redline(db_url, "check", urls[1], check=True)
+    site.remove(slug, status=410)
+    gone = summary(redline(db_url, "check", urls[1], "--json", check=True))
+    assert gone == {"gone": 1}
+    site.restore(slug)
+    back = summary(redline(db_url, "check", urls[1], "--json", check=True))
+    assert back.get("unchanged", 0) + back.get("changed", 0) == 1
+    store = open_store(db_url)
+    article = store.get_article(urls[1])
+    kinds = [e.kind for e in store.events(article.id)]
+    assert kinds == [EventKind.FIRST_SEEN, EventKind.GONE, EventKind.BACK]
+    assert article.status is ArticleStatus.ACTIVE and len(store.history(article.id)) == 1
+    store.close()
+
+
+def test_a_permanent_redirect_moves_the_article(db_url, site):
+    urls = track(db_url, site)
+    redline(db_url, "check", urls[2], check=True)
+    moved = site.move(site.articles[2].slug, "renamed-story", status=301)
+    redline(db_url, "check", urls[2], check=True)
+    store = open_store(db_url)
+    article = store.get_article(urls[2])
+    assert article.url == site.article_url(moved.slug)
+    assert EventKind.MOVED in [e.kind for e in store.events(article.id)]
+    assert len(store.history(article.id)) == 1
+    store.close()
+
+
+def test_private_addresses_are_refused_unless_allowed(db_url, site):
+    urls = track(db_url, site)
+    site.clear_log()
+    done = redline(db_url, "check", "--all", "--json", private=False)
+    assert done.returncode == 1  # nothing could be fetched
+    assert summary(done) == {"error": 3}
+    assert site.requests == []  # not even robots.txt reached the loopback site
+    store = open_store(db_url)
+    assert all("blocked_ssrf" in (store.get_article(u).last_error or "") for u in urls)
+    store.close()
+
+
+def test_misbehaving_hosts_become_errors_and_the_rest_is_checked(db_url, site):
+    urls = track(db_url, site)
+    site.misbehave(site.articles[0].path, Fault.error(500))
+    site.misbehave(site.articles[1].path, Fault.retry_after("120"))
+    result = summary(redline(db_url, "check", "--all", "--json", check=True))
+    assert result == {"error": 2, "new": 1}
+    store = open_store(db_url)
+    assert "HTTP 500" in store.get_article(urls[0]).last_error
+    assert "rate_limited" in store.get_article(urls[1]).last_error
+    assert store.get_article(urls[2]).revision_count == 1
+    store.close()
+
+
+def test_robots_txt_unreachable_means_do_not_fetch(db_url, site):
+    track(db_url, site)
+    site.misbehave("/robots.txt", Fault.error(503))
+    site.clear_log()
+    result = summary(redline(db_url, "check", "--all", "--json"))
+    assert result == {"error": 3}
+    assert {r.path for r in site.requests} == {"/robots.txt"}
+
+
+def test_run_stops_cleanly_on_sigterm_and_a_second_run_is_refused(tmp_path, site):
+    db_url = f"sqlite:///{tmp_path / 'daemon.sqlite'}"
+    urls = track(db_url, site)
+    env = {
+        **os.environ,
+        "REDLINE_DATABASE_URL": db_url,
+        "REDLINE_CONFIG": os.devnull,
+        "REDLINE_ALLOW_PRIVATE_NETWORKS": "1",
+    }
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "redline", "run", "--workers", "1"],
+        env=env,
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        store = open_store(db_url)
+        while time.monotonic() < deadline:
+            if all(store.get_article(u).revision_count == 1 for u in urls):
+                break
+            time.sleep(0.2)
+        store.close()
+        second = redline(db_url, "run")
+        assert second.returncode == 1 and "already using" in second.stderr
+        daemon.send_signal(signal.SIGTERM)
+        _, errors = daemon.communicate(timeout=30)
+        assert daemon.returncode == 0, errors
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    store = open_store(db_url)
+    assert all(store.get_article(u).revision_count == 1 for u in urls)
+    assert store.claim_due(
+        store.get_article(urls[0]).next_check_at, "probe", limit=10, lease_seconds=1
+    )  # no lease left behind
+    store.close()
