@@ -81,7 +81,13 @@ def local_name(element: etree._Element) -> str:
 
 
 def children(element: etree._Element, name: str) -> list[etree._Element]:
+    """Children called `name` in any namespace (case-insensitive: feeds in the wild vary)."""
     return [child for child in element if local_name(child) == name]
+
+
+def named_children(element: etree._Element, name: str):
+    """Children called exactly `name`, in any namespace: the fast path for large sitemaps."""
+    return element.iterchildren(f"{{*}}{name}")
 
 
 def child_text(element: etree._Element, *names: str) -> str | None:
@@ -101,6 +107,9 @@ def absolute_url(href: str | None, base_url: str) -> str | None:
     href = href.strip()
     if not href or len(href) > MAX_URL_LENGTH:
         return None
+    absolute = href[:8].lower() == "https://" or href[:7].lower() == "http://"
+    if absolute and not any(c in href for c in "#\\\t\r\n"):
+        return href  # the common case, without urljoin's cost (50,000 per sitemap)
     try:
         url = urldefrag(urljoin(base_url, href)).url
         scheme = urlsplit(url).scheme.lower()

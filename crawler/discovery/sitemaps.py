@@ -9,6 +9,7 @@ from crawler.discovery.base import (
     child_text,
     children,
     local_name,
+    named_children,
     parse_time,
     parse_xml,
 )
@@ -31,19 +32,27 @@ def parse_sitemap(body: bytes, base_url: str, *, limit: int = 50_000) -> Discove
     if kind != "urlset":
         raise DiscoveryError(Reason.PARSE_ERROR, f"not a sitemap: <{kind}>")
     found: dict[str, DiscoveredLink] = {}
-    for entry in children(root, "url"):
-        url = absolute_url(child_text(entry, "loc"), base_url)
+    for entry in named_children(root, "url"):
+        url = absolute_url(_text(entry, "loc"), base_url)
         if url is None or url in found:
             continue
-        news = next(iter(children(entry, "news")), None)
+        news = next(named_children(entry, "news"), None)
         found[url] = DiscoveredLink(
             url,
             title=child_text(news, "title") if news is not None else None,
             published=parse_time(child_text(news, "publication_date"))
             if news is not None
             else None,
-            updated=parse_time(child_text(entry, "lastmod")),
+            updated=parse_time(_text(entry, "lastmod")),
         )
         if len(found) >= limit:
             break
     return Discovery(links=tuple(found.values()))
+
+
+def _text(entry, name: str) -> str | None:
+    for child in named_children(entry, name):
+        text = (child.text or "").strip()
+        if text:
+            return text
+    return None
