@@ -117,7 +117,7 @@ def find_notes(diff: TextDiff) -> tuple[str, ...]:
     Only the edits are searched, each with a little unchanged text around it: a note counts
     when an edit makes one more of it (a note that was already there does not count again).
     """
-    windows = _edit_windows(diff, with_moves=False)
+    windows = [w for w in _edit_windows(diff, with_moves=False) if _mentions_a_note(w)]
     return tuple(
         name
         for name, pattern in _NOTES
@@ -126,6 +126,19 @@ def find_notes(diff: TextDiff) -> tuple[str, ...]:
             for before, old, new, after in windows
         )
     )
+
+
+# Every wording in _NOTES contains one of these (keep them in step): windows without any are
+# skipped, which spares thousands of regex runs on a heavily rewritten article.
+_NOTE_STEMS = ("correct", "clarif", "regret", "earlier version", "amend", "editor", "note")
+_NOTE_STEMS += ("updat", "developing")
+
+
+def _mentions_a_note(window: tuple[str, str, str, str]) -> bool:
+    """A cheap test before the regexes: does the new side of the window hold a note's key word?"""
+    before, _, new, after = window
+    text = (before + new + after).casefold()
+    return any(stem in text for stem in _NOTE_STEMS)
 
 
 def _edit_windows(diff: TextDiff, with_moves: bool = True) -> list[tuple[str, str, str, str]]:
