@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import http.client
 import socket
 import ssl
@@ -105,7 +106,7 @@ def fetch_once(
                     Reason.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects", url=url
                 )
             redirects.append(current)
-            following = urljoin(current, location)
+            following = _join(current, location)
             sent = _headers_for(following, current, sent)
             current = following
             continue
@@ -132,6 +133,15 @@ def _checked_hop(current: str, redirects: list[str], guard: _Guard) -> Target:
         ) from exc
 
 
+def _join(current: str, location: str) -> str:
+    try:
+        return urljoin(current, location.strip())
+    except ValueError as exc:
+        raise BlockedURL(
+            Reason.BAD_URL, f"redirect from {current} to a malformed URL", url=location
+        ) from exc
+
+
 def _headers_for(following: str, current: str, sent: dict[str, str]) -> dict[str, str]:
     before, after = urlsplit(current), urlsplit(following)
     if (before.scheme, before.netloc) == (after.scheme, after.netloc):
@@ -139,7 +149,9 @@ def _headers_for(following: str, current: str, sent: dict[str, str]) -> dict[str
     return {k: v for k, v in sent.items() if k.lower() not in _ORIGIN_BOUND_HEADERS}
 
 
+@functools.cache
 def _default_tls_context() -> ssl.SSLContext:
+    """Built once: loading the system CA store costs milliseconds per call."""
     context = ssl.create_default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context

@@ -109,6 +109,7 @@ def test_redirect_loops_stop_after_five_hops(site):
         ("file:///etc/passwd", Reason.UNSUPPORTED_SCHEME),
         ("ftp://example.com/x", Reason.UNSUPPORTED_SCHEME),
         ("http://example.com\\@127.0.0.1/", Reason.BAD_URL),
+        ("http://[oops/", Reason.BAD_URL),
     ],
 )
 def test_every_redirect_hop_is_checked(public_site, location, reason):
