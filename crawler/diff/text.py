@@ -6,10 +6,11 @@ immune to whatever code points scraped text contains.
 
 Bounded time without the silent-degradation trap: diff-match-patch's own `timelimit` gives up by
 reporting the whole sub-problem as deleted and re-inserted, without saying so. We never pass a time
-limit. Instead each diff call is charged its worst-case cost, estimated from the token counts
-before it runs, against a fixed work budget for the whole text. A call the budget cannot pay for is
-not made: that stretch stays at the coarser level already computed (changed sentences or changed
-paragraphs shown whole) and the result is marked `coarse`. The bound is deterministic: the same
+limit (so it never degrades on its own). Instead each diff call is charged its worst-case cost,
+estimated from the token counts before it runs, against a fixed work budget for the whole text.
+A call the budget cannot pay for is not made: that stretch keeps its common start and end, the
+rest stays at the coarser level already computed (changed paragraphs or sentences shown whole,
+deleted and inserted), and the result is marked `coarse`. The bound is deterministic: the same
 two texts always give the same diff, on any machine, under any load.
 """
 
@@ -72,10 +73,8 @@ def _cost(n: int, m: int) -> int:
     return (n + m) * (min(n, m) + 100)
 
 
-Refine = Callable[[str, str], list[Piece]]
-
-
-Ops = list[tuple[str, int]]
+Refine = Callable[[str, str], list[Piece]]  # a finer look at one changed stretch
+Ops = list[tuple[str, int]]  # ("=" | "-" | "+", token count) runs
 
 
 def _common_ends(a: list[str], b: list[str]) -> tuple[int, int]:
