@@ -14,6 +14,7 @@ import json
 import random
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -60,7 +61,7 @@ class NewsSite:
         self._log: list[LoggedRequest] = []
         self._noise = itertools.count()
         self._rng = random.Random(seed)
-        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server = _QuietServer((host, port), _Handler)
         self._server.daemon_threads = True
         self._server.site = self  # type: ignore[attr-defined]
         self.scheme = "https" if tls_context else "http"
@@ -327,6 +328,17 @@ class NewsSite:
                 raw = raw.replace(b"</p>", f" {sentence}</p>".encode(), 1)
             self.edit(article.slug, body=[*article.body, sentence], raw_html=raw)
         return [self.url(a.path) for a in chosen]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """Clients that hang up mid-answer (timeouts, caps) are expected here, not errors."""
+        kind = sys.exc_info()[0]
+        if kind is not None and issubclass(kind, OSError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
