@@ -48,8 +48,10 @@ class BlockedURL(FetchError):
     """The URL or the address it resolves to is refused by the egress gate (netguard)."""
 
 
-class DiscoveryError(FetchError):
-    """A source's body could not be read as the kind of source it claims to be."""
+class DiscoveryError(FetchError, ValueError):
+    """A source's body could not be read as the kind of source it claims to be.
+
+    Also a ValueError: to a caller it is bad input, like a malformed number."""
 
 
 class HTTPStatusError(FetchError):

@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.discovery import DiscoveredLink, DiscoveryError, discover, parse_feed, parse_sitemap
+from crawler.discovery import (
+    DiscoveredLink,
+    DiscoveryError,
+    discover,
+    page_links,
+    parse_feed,
+    parse_sitemap,
+)
 from crawler.discovery.pages import parse_section_page
 from crawler.errors import Reason
 from crawler.fetch_once import fetch_once
@@ -226,3 +233,13 @@ def test_parsers_never_fail_with_anything_but_discovery_error(text, kind):
     except DiscoveryError:
         return
     assert all(link.url.startswith(("http://", "https://")) for link in found.links)
+
+
+def test_convenience_names(site):
+    body = _get(site, "/")
+    urls = page_links(body, site.url("/"), r"/story-\d+$")
+    assert urls == [site.url(a.path) for a in site.articles if "/story-" in a.path]
+    news = parse_sitemap(_get(site, "/sitemap-news.xml"), site.url("/sitemap-news.xml"))
+    assert news.urls == news.links
+    with pytest.raises(ValueError):  # a DiscoveryError is bad input to callers
+        parse_feed(b"<html/>", BASE)

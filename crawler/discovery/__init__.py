@@ -23,6 +23,11 @@ from crawler.errors import DiscoveryError
 DEFAULT_LIMITS = {"feed": 1000, "sitemap": 50_000, "page": 1000}
 
 
+def page_links(body: bytes, base_url: str, pattern: str | re.Pattern[str] | None) -> list[str]:
+    """Just the URLs of `parse_section_page`, in page order."""
+    return [link.url for link in parse_section_page(body, base_url, pattern)]
+
+
 def discover(
     kind: str,
     body: bytes,
@@ -50,6 +55,7 @@ __all__ = [
     "Discovery",
     "DiscoveryError",
     "discover",
+    "page_links",
     "parse_feed",
     "parse_section_page",
     "parse_sitemap",

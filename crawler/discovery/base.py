@@ -36,6 +36,11 @@ class Discovery:
     links: tuple[DiscoveredLink, ...] = ()
     sitemaps: tuple[str, ...] = ()  # child sitemaps listed by a sitemap index
 
+    @property
+    def urls(self) -> tuple[DiscoveredLink, ...]:
+        """Another name for `links` (the daemon's first wiring used it)."""
+        return self.links
+
 
 def parse_xml(body: bytes) -> etree._Element:
     """The root element, parsed without entities, DTDs or network; broken XML is recovered."""
