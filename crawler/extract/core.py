@@ -34,6 +34,8 @@ EXTRACTOR = "redline"
 EXTRACTOR_VERSION = f"1+trafilatura-{trafilatura.__version__}"
 LARGE_PAGE = 2_000_000  # bytes; above this, scripts and styles are cut before parsing
 MAX_MARKUP = 2_500_000  # characters of markup left after that: more is not an article page
+_WALL_TEXT = 40_000  # characters of visible text enough to recognise a wall or an error page
+_VISIBLE_CHAR = re.compile(r"\S")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -56,12 +58,16 @@ def _not_article(reason: str, memory: ArticleMemory | None = None) -> Extraction
     return Extraction(page=page, memory=memory)
 
 
-def _text_of(html: bytes | str, encoding: str | None) -> str | Extraction:
+def _text_of(html: bytes | str, encoding: str | None) -> tuple[str, bytes | str] | Extraction:
+    """The page as text, and what to hand to Lexbor (UTF-8 bytes parse faster than str)."""
     if isinstance(html, str):
-        return _SURROGATES.sub("", html)  # lone surrogates cannot reach a parser
+        text = _SURROGATES.sub("", html)  # lone surrogates cannot reach a parser
+        return text, text
     if looks_binary(html):
         return _not_article("binary")
-    return decode_html(html, encoding).text
+    decoded = decode_html(html, encoding)
+    plain_utf8 = decoded.encoding == "utf-8" and not html.startswith(b"\xef\xbb\xbf")
+    return decoded.text, html if plain_utf8 and b"\x00" not in html else decoded.text
 
 
 def _shrink(text: str) -> str:
@@ -83,10 +89,10 @@ def extract(
 ) -> Extraction:
     """Extract the article (or live feed) from one page; never raises."""
     try:
-        text = _text_of(html, encoding)
-        if isinstance(text, Extraction):
-            return text
-        return _extract_text(text, url, profile, memory, previous)
+        decoded = _text_of(html, encoding)
+        if isinstance(decoded, Extraction):
+            return decoded
+        return _extract_text(*decoded, url, profile, memory, previous)
     except Exception as exc:
         return _not_article(f"unparseable: {type(exc).__name__}", memory)
 
@@ -98,21 +104,23 @@ def extract_page(html: bytes | str, url: str, **kwargs: object) -> Page:
 
 def _extract_text(
     text: str,
+    source: bytes | str,
     url: str,
     profile: SiteProfile | None,
     memory: ArticleMemory | None,
     previous: Page | None,
 ) -> Extraction:
-    text = text.replace("\x00", "")
-    if not text.strip():
+    if "\x00" in text:
+        text = source = text.replace("\x00", "")
+    if not _VISIBLE_CHAR.search(text):
         return _not_article("empty", memory)
     if len(text) > LARGE_PAGE:
-        text = _shrink(text)
+        text = source = _shrink(text)
         if len(text) > MAX_MARKUP:
             return _not_article("too_large", memory)
-    tree = LexborHTMLParser(text)
+    tree = LexborHTMLParser(source)
     remembered = memory is not None and previous is not None and memory.fingerprint
-    if remembered and mem.fingerprint(text, tree, memory) == memory.fingerprint:
+    if remembered and mem.fingerprint(tree, memory) == memory.fingerprint:
         return Extraction(page=previous, memory=memory, reused=True)
     return _full(text, tree, url, profile, memory, previous)
 
@@ -193,7 +201,7 @@ def _full(
         extractor=EXTRACTOR,
         extractor_version=EXTRACTOR_VERSION,
     )
-    learnt = mem.learn(text, tree, page, memory, previous, items.item_identities(keyed))
+    learnt = mem.learn(tree, page, memory, previous, items.item_identities(keyed))
     if set(learnt.volatile) - set(memory.volatile if memory else ()):
         # Just learnt that a block is furniture: leave it out of this version already.
         dropped = mem.volatile_texts(tree, learnt)
@@ -203,8 +211,8 @@ def _full(
 
 def _visible_text(root: etree._Element) -> str:
     body = root.find("body")
-    text = " ".join((body if body is not None else root).itertext())
-    return normalise_text(text[:40000])
+    text = (body if body is not None else root).xpath("string()")
+    return normalise_text(text[:_WALL_TEXT])
 
 
 def _declared_items(

@@ -51,7 +51,7 @@ def looks_binary(data: bytes) -> bool:
         return True
     if not head:
         return False
-    controls = sum(head.count(bytes([b])) for b in _CONTROL_BYTES)
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return controls / len(head) > 0.05
 
 

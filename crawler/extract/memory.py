@@ -111,7 +111,7 @@ def volatile_texts(tree: LexborHTMLParser, memory: ArticleMemory | None) -> froz
     )
 
 
-def fingerprint(raw: str, tree: LexborHTMLParser, memory: ArticleMemory) -> str | None:
+def fingerprint(tree: LexborHTMLParser, memory: ArticleMemory) -> str | None:
     """Hash of the article's own region, or None when the remembered selectors do not fit."""
     if not memory.container:
         return None
@@ -124,7 +124,8 @@ def fingerprint(raw: str, tree: LexborHTMLParser, memory: ArticleMemory) -> str 
         if len(heads) != 1:
             return None
         parts.append(normalise_text(heads[0].text(deep=True, separator=" ")))
-    parts.extend(m.group(1) for m in _DECLARED.finditer(raw, 0, 2_000_000))
+    for script in tree.css('script[type="application/ld+json"]'):
+        parts.extend(m.group(1) for m in _DECLARED.finditer(script.text(deep=True) or ""))
     parts.extend(n.attributes.get("content") or "" for n in tree.css(_DECLARED_META))
     return _digest(parts)
 
@@ -268,7 +269,6 @@ def _explained(page: Page, previous: Page, texts: list[str]) -> bool:
 
 
 def learn(
-    raw: str,
     tree: LexborHTMLParser,
     page: Page,
     before: ArticleMemory | None,
@@ -297,4 +297,4 @@ def learn(
         suspects=suspects,
         items=dict(list({**(before.items if before else {}), **items}.items())[-_MAX_ITEMS:]),
     )
-    return replace(memory, fingerprint=fingerprint(raw, tree, memory))
+    return replace(memory, fingerprint=fingerprint(tree, memory))
