@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.errors import FetchError, Reason
 from crawler.fetch_once import fetch_once
 from tests.newsite import Fault, NewsSite
 
@@ -184,3 +185,13 @@ def test_runs_as_a_subprocess_with_a_control_api():
         process.terminate()
         assert process.wait(timeout=10) == 0
         process.stdout.close()
+
+
+def test_slow_pages_arrive_late_but_whole_and_early_close_is_an_error(site):
+    site.misbehave("/feed.xml", Fault.slow(0.2))
+    page = get(site, "/feed.xml")
+    assert page.status == 200 and b"<rss" in page.body
+    site.misbehave("/", Fault.close())
+    with pytest.raises(FetchError) as info:
+        get(site, "/")
+    assert info.value.reason is Reason.CONNECTION_ERROR

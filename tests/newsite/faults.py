@@ -51,6 +51,16 @@ class Fault:
         return cls("drip", interval=interval)
 
     @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """Wait `seconds`, then serve the real page: slow but healthy."""
+        return cls("slow", interval=seconds)
+
+    @classmethod
+    def close(cls) -> Fault:
+        """Close the connection cleanly (FIN) without sending a status line."""
+        return cls("close")
+
+    @classmethod
     def reset(cls, *, after_headers: bool = False) -> Fault:
         """Close with a TCP RST, before the status line or halfway through the body."""
         return cls("reset", content_length=after_headers)
@@ -84,8 +94,13 @@ class Fault:
         """Promise more bytes in Content-Length than are sent, then close."""
         return cls("truncated")
 
-    def serve(self, handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None:
+    def serve(self, handler: BaseHTTPRequestHandler, stopping: threading.Event) -> bool:
+        """Answer in place of the page; False when the real page should follow (`slow`)."""
+        if self.kind == "slow":
+            stopping.wait(self.interval)
+            return False
         getattr(self, f"_serve_{self.kind}")(handler, stopping)
+        return True
 
     def _serve_status(self, handler, stopping) -> None:
         body = f"<html><body><h1>Error {self.status}</h1></body></html>".encode()
@@ -107,6 +122,9 @@ class Fault:
                 handler.wfile.write(b"x")
         except OSError:
             pass
+
+    def _serve_close(self, handler, stopping) -> None:
+        handler.close_connection = True
 
     def _serve_reset(self, handler, stopping) -> None:
         if self.content_length:

@@ -376,8 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
         site._record(self)
         path = urlsplit(self.path).path
         fault = site._fault_for(path)
-        if fault is not None:
-            fault.serve(self, site.stopping)
+        if fault is not None and fault.serve(self, site.stopping):
             return
         status, body, headers, modified = site.render(path)
         if status == 200 and path != "/robots.txt":
