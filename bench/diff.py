@@ -7,8 +7,10 @@ trained on the extraction corpus' ground-truth bodies (read-only), in paragraphs
 Edits: one sentence changed, a paragraph inserted, a paragraph moved, 30% of sentences
 rewritten, and two unrelated texts. Each figure is the median ms of several runs after one
 warm-up. Columns:
-- diff_texts: crawler.diff.diff_texts (what is stored and rendered);
-- compare: the whole body Change (diff, classification, notes, patch) via crawler.diff.compare;
+- diff_texts: crawler.diff.diff_texts (what is stored and rendered), wall time, and in brackets
+  the process CPU time, which other work on a shared machine disturbs much less;
+- compare: the whole body Change (diff, classification, notes, patch) via crawler.diff.compare,
+  wall (and CPU) time;
 - dmp: pure-Python diff_match_patch().diff_main(old, new) with its defaults (Diff_Timeout=1.0,
   character level); "degraded" when it ran into its timeout (the whole stretch replaced).
 Every diff is checked to rebuild both texts, and every stored patch to rebuild the new text.
@@ -107,13 +109,13 @@ def cases(prose: Prose, words: int) -> dict[str, tuple[str, str]]:
     }
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
+def median_ms(fn: Callable[[], object], runs: int, clock: Callable[[], float]) -> float:
     fn()
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times) * 1000
 
 
@@ -127,9 +129,12 @@ def measure(old: str, new: str, runs: int, dmp_runs: int) -> dict[str, object]:
     assert apply_patch(old, to_patch(diff)) == new
     before, after = body_page(old), body_page(new)
     (change,) = compare(before, after)
+    wall, cpu = time.perf_counter, time.process_time
     row: dict[str, object] = {
-        "diff_texts_ms": median_ms(lambda: diff_texts(old, new), runs),
-        "compare_ms": median_ms(lambda: compare(before, after), runs),
+        "diff_texts_ms": median_ms(lambda: diff_texts(old, new), runs, wall),
+        "diff_texts_cpu_ms": median_ms(lambda: diff_texts(old, new), runs, cpu),
+        "compare_ms": median_ms(lambda: compare(before, after), runs, wall),
+        "compare_cpu_ms": median_ms(lambda: compare(before, after), runs, cpu),
         "coarse": diff.coarse,
         "pieces": len(diff.pieces),
         "class": str(change.class_),
@@ -142,7 +147,7 @@ def measure(old: str, new: str, runs: int, dmp_runs: int) -> dict[str, object]:
     if dmp_runs:
         dmp = diff_match_patch()
         ops = dmp.diff_main(old, new)
-        row["dmp_ms"] = median_ms(lambda: dmp.diff_main(old, new), dmp_runs)
+        row["dmp_ms"] = median_ms(lambda: dmp.diff_main(old, new), dmp_runs, wall)
         row["dmp_degraded"] = row["dmp_ms"] >= dmp.Diff_Timeout * 1000 * 0.95
         row["dmp_ops"] = len(ops)
     return row
@@ -164,8 +169,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    header = "| words | case | diff_texts ms | compare ms | coarse | class | +words/-words | sim"
-    header += " | dmp ms (defaults) |"
+    header = (
+        "| words | case | diff_texts ms (cpu) | compare ms (cpu) | coarse | class | +words/-words"
+    )
+    header += " | sim | dmp ms (defaults) |"
     print(header)
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
@@ -173,7 +180,9 @@ def main() -> None:
         if r.get("dmp_degraded"):
             dmp += " (degraded)"
         print(
-            f"| {r['words']:,} | {r['case']} | {r['diff_texts_ms']:.2f} | {r['compare_ms']:.2f}"
+            f"| {r['words']:,} | {r['case']}"
+            f" | {r['diff_texts_ms']:.2f} ({r['diff_texts_cpu_ms']:.2f})"
+            f" | {r['compare_ms']:.2f} ({r['compare_cpu_ms']:.2f})"
             f" | {'yes' if r['coarse'] else 'no'} | {r['class']} ({r['kind']})"
             f" | +{r['words_added']}/-{r['words_removed']} | {r['similarity']:.2f} | {dmp} |"
         )

@@ -90,7 +90,12 @@ def _classify(
     diff: TextDiff, added: int, removed: int, kept: int, similarity: float
 ) -> ChangeClass:
     moved = any(p.op is Op.MOVED_FROM for p in diff.pieces)
-    if not moved and all(_same_words(old, new) for _, old, new, _ in _edit_windows(diff)):
+    # Case, quote and punctuation edits swap words one for one: unequal counts rule it out cheaply.
+    if (
+        not moved
+        and added == removed
+        and all(_same_words(o, n) for _, o, n, _ in _edit_windows(diff))
+    ):
         return ChangeClass.COSMETIC
     if removed > REWRITE_SHARE * (kept + removed) and added > REWRITE_SHARE * (kept + added):
         return ChangeClass.REWRITE
