@@ -46,7 +46,7 @@ def format_time(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with microseconds: sorts as text, round-trips exactly."""
     if value is None:
         return None
-    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return to_utc(value).isoformat(timespec="microseconds")  # years always four digits
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:
@@ -144,7 +144,7 @@ def change_to_dict(change: Change) -> dict[str, Any]:
     data = asdict(change)
     data["class"] = str(data.pop("class_"))
     data["kind"] = str(change.kind)
-    data["notes"] = list(change.notes)
+    data["notes"] = [clean_text(note) for note in change.notes]
     for key in ("field", "old", "new", "patch"):
         data[key] = clean_optional(data[key])
     return data

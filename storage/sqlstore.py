@@ -419,11 +419,8 @@ class SqlStore(ABC):
     # --- the write protocol ---------------------------------------------------------------------
     def record(self, result: FetchResult, compare: Compare | None = None) -> RecordResult:
         with self._tx(write=True) as tx:
-            done = tx.one(
-                "SELECT outcome, revision FROM fetches WHERE fetch_id = ?", (result.fetch_id,)
-            )
-            if done is not None:
-                return RecordResult(Outcome(done["outcome"]), done["revision"], duplicate=True)
+            # Lock the article first: a concurrent repeat of this fetch then waits here, and
+            # sees the first one's committed fetch row below instead of colliding with it.
             article = tx.one(
                 "SELECT id, url, revision_count, latest_hash, status, lease_owner, flip_hash,"
                 f" flip_count FROM articles WHERE id = ?{self.FOR_UPDATE}",
@@ -431,6 +428,11 @@ class SqlStore(ABC):
             )
             if article is None:
                 raise NotFound(f"no article with id {result.article_id}")
+            done = tx.one(
+                "SELECT outcome, revision FROM fetches WHERE fetch_id = ?", (result.fetch_id,)
+            )
+            if done is not None:
+                return RecordResult(Outcome(done["outcome"]), done["revision"], duplicate=True)
             outcome, number = self._apply(tx, article, result, compare)
             tx.execute(
                 "INSERT INTO fetches (fetch_id, article_id, fetched_at, http_status, outcome, "

@@ -91,16 +91,6 @@ def test_repeated_fetch_id_from_two_processes_is_recorded_once(
     db_url: str, request: pytest.FixtureRequest
 ) -> None:
     """Two workers retrying the same fetch: one revision; the other call is a duplicate."""
-    if db_url.startswith("postgresql"):
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="PostgreSQL: record() checks `fetches` before it locks the article row, so "
-                "a concurrent repeat of a fetch_id raises StorageError (fetches_pkey) instead of "
-                "returning duplicate=True",
-                raises=AssertionError,
-                strict=False,
-            )
-        )
     with open_store(db_url) as store:
         article, _ = store.add_article("https://news.example/retry", NOW)
     go = start_at()
