@@ -92,10 +92,11 @@ def test_terminal_rendering_with_and_without_colour():
 
 
 def test_terminal_and_unified_renderings_cannot_drive_the_terminal():
-    diff = diff_texts("Safe text.", "Safe text.\x1b]0;pwned\x07\x1b[2J")
+    diff = diff_texts("Safe text.", "Safe text.\x1b]0;pwned\x07\x1b[2J \u202egnp.exe")
     for text in (render_terminal(diff, color=False), render_unified(diff)):
-        assert "\x1b" not in text and "\x07" not in text
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
         assert "\\x1b]0;pwned\\x07" in text
+        assert "\\u202egnp.exe" in text
 
 
 LINES = "\n".join(f"Line {n} of the article." for n in range(1, 30)) + "\n"

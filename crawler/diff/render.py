@@ -1,8 +1,8 @@
 """Renderings of one TextDiff: inline HTML, side-by-side HTML rows, terminal, unified patch.
 
 Scraped text is hostile. The HTML renderings pass every piece of text through html.escape; the
-terminal and unified renderings show control characters (ESC, BEL, C1 codes...) escaped as
-\\xNN, so a page cannot drive the reader's terminal.
+terminal and unified renderings show control characters (ESC, BEL, C1 codes...) and bidi
+overrides escaped as \\xNN or \\uNNNN, so a page cannot drive or spoof the reader's terminal.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from crawler.diff.text import token_ops
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _BREAK = re.compile(r"\n[^\S\n]*\n\s*")
-_CONTROL = re.compile(r"\r(?!\n)|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+# Control characters, and the bidirectional overrides that can make text read differently
+# from what it is ("Trojan Source"); tab, newline and CRLF stay.
+_CONTROL = re.compile("\r(?!\n)|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _TAGS = {
     Op.DELETE: ("<del>", "</del>"),
     Op.INSERT: ("<ins>", "</ins>"),
@@ -97,7 +99,11 @@ def _rows(old: list[list[str]], new: list[list[str]], links: list[tuple[int, int
 
 
 def _visible(text: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(lambda m: _escape_code(ord(m.group())), text)
+
+
+def _escape_code(code: int) -> str:
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def render_terminal(diff: TextDiff, color: bool = True, *, context: int | None = None) -> str:
