@@ -9,11 +9,12 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from crawler import discovery
 from crawler.spider import Fetched, FetchJob
 from crawler.urls import canonicalize
-from storage import SourceKind, StorageError, Store
+from storage import Source, SourceKind, StorageError, Store
 
 log = logging.getLogger("redline.discovery")
 
@@ -50,10 +51,15 @@ class SourceChecker:
             error = f"http_error: HTTP {fetched.status}"
         else:
             try:
-                links = self.links(
-                    source.kind, fetched.body, fetched.url or source.url, source.pattern
+                found = discovery.discover(
+                    str(source.kind),
+                    fetched.body,
+                    fetched.url or source.url,
+                    pattern=source.pattern if source.kind is SourceKind.PAGE else None,
+                    limit=self.max_links,
                 )
-                added = await asyncio.to_thread(self._track, links, source.id, now)
+                links = self.filter(found.links, source.kind, source.pattern)
+                added = await asyncio.to_thread(self._track, links, found.sitemaps, source, now)
             except (ValueError, StorageError) as exc:
                 error = f"parse_error: {exc}"
         try:
@@ -67,23 +73,29 @@ class SourceChecker:
         self.added += added
         return added
 
-    def links(self, kind: SourceKind, body: bytes, url: str, pattern: str | None) -> list[str]:
-        if kind is SourceKind.FEED:
-            found = [e.url for e in discovery.parse_feed(body, url)]
-        elif kind is SourceKind.SITEMAP:
-            found = [e.url for e in discovery.parse_sitemap(body, url).urls]
-        else:
-            found = discovery.page_links(body, url, pattern or ".")
+    @staticmethod
+    def filter(links: Any, kind: SourceKind, pattern: str | None) -> list[str]:
+        """Canonical URLs, filtered by the source's pattern (a page source applies it while
+        parsing)."""
+        urls = [link.url for link in links]
         if pattern and kind is not SourceKind.PAGE:
             regex = re.compile(pattern)
-            found = [u for u in found if regex.search(u)]
-        return [canonicalize(u) for u in found[: self.max_links]]
+            urls = [u for u in urls if regex.search(u)]
+        return [canonicalize(u) for u in urls]
 
-    def _track(self, links: list[str], source_id: int, now: datetime) -> int:
+    def _track(self, links: list[str], sitemaps: Any, source: Source, now: datetime) -> int:
+        """Track new article URLs; child sitemaps of an index become sources of their own."""
+        for child in sitemaps:
+            try:
+                self.store.add_source(
+                    child, SourceKind.SITEMAP, source.every_seconds, now, pattern=source.pattern
+                )
+            except StorageError as exc:
+                log.info("skipping sitemap %s: %s", child, exc)
         added = 0
         for link in dict.fromkeys(links):
             try:
-                _, created = self.store.add_article(link, now, source_id=source_id)
+                _, created = self.store.add_article(link, now, source_id=source.id)
             except StorageError as exc:
                 log.info("skipping %s: %s", link, exc)
                 continue

@@ -188,3 +188,40 @@ def test_run_stops_cleanly_on_sigterm_and_a_second_run_is_refused(tmp_path, site
         store.get_article(urls[0]).next_check_at, "probe", limit=10, lease_seconds=1
     )  # no lease left behind
     store.close()
+
+
+@pytest.mark.parametrize(("path", "kind"), [("/feed.xml", "feed"), ("/sitemap.xml", "sitemap")])
+def test_discovery_tracks_what_feeds_and_sitemaps_list(db_url, site, path, kind):
+    redline(db_url, "sources", "add", site.url(path), "--kind", kind, "--every", "10m", check=True)
+    env = {
+        **os.environ,
+        "REDLINE_DATABASE_URL": db_url,
+        "REDLINE_CONFIG": os.devnull,
+        "REDLINE_ALLOW_PRIVATE_NETWORKS": "1",
+    }
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "redline", "run", "--workers", "0"],
+        env=env,
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    expected = {site.article_url(a.slug) for a in site.articles}
+    try:
+        store = open_store(db_url)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            tracked = {a.url: a for a in store.list_articles()}
+            if expected <= set(tracked) and all(tracked[u].revision_count for u in expected):
+                break
+            time.sleep(0.3)
+        store.close()
+        daemon.send_signal(signal.SIGTERM)
+        _, errors = daemon.communicate(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    assert daemon.returncode == 0, errors
+    assert expected <= set(tracked), errors
+    assert all(tracked[u].revision_count == 1 for u in expected)
