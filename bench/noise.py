@@ -122,6 +122,8 @@ def _tokens(root, rng):
 def _cache_bust(root, rng):
     version = f"{rng.getrandbits(32):08x}"
     for el in root.iter("script", "link"):
+        if el.tag == "link" and (el.get("rel") or "").lower() not in ("stylesheet", "preload"):
+            continue  # canonical, alternate, icons: not cache-busted assets
         attr = "src" if el.tag == "script" else "href"
         value = el.get(attr)
         if value:
@@ -274,7 +276,7 @@ def stability(pages: list[tuple[str, str, bytes, str]]) -> dict[str, str]:
 
     same = total = 0
     per_kind: dict[str, int] = dict.fromkeys(NOISE_KINDS, 0)
-    learnt_same = learnt_total = 0
+    learnt_same = learnt_total = recheck_same = recheck_reused = 0
     edits_seen = edits_total = heads_seen = heads_total = 0
     for _, url, raw, _ in pages:
         base_raw = apply_noise(raw, "none")
@@ -282,12 +284,17 @@ def stability(pages: list[tuple[str, str, bytes, str]]) -> dict[str, str]:
         if base.kind == "not_article":
             continue  # nothing to keep stable; counted in the quality score instead
         base_hash = content_hash(base)
+        first = extract(base_raw, url)
         for kind in NOISE_KINDS:
             for seed in (1, 2):
+                noisy = apply_noise(raw, kind, seed)
                 total += 1
-                ok = content_hash(extract(apply_noise(raw, kind, seed), url).page) == base_hash
+                ok = content_hash(extract(noisy, url).page) == base_hash
                 same += ok
                 per_kind[kind] += ok
+                again = extract(noisy, url, memory=first.memory, previous=first.page)
+                recheck_same += again.page == first.page
+                recheck_reused += again.reused
         learnt_total += 1
         learnt_same += _learnt_stable(raw, url)
         edit = one_word_edit(base_raw, base)
@@ -301,6 +308,8 @@ def stability(pages: list[tuple[str, str, bytes, str]]) -> dict[str, str]:
     return {
         "furniture_stable": f"{same}/{total} ({same / total:.1%})",
         "per_kind": {k: f"{v}/{2 * len(pages)}" for k, v in per_kind.items()},
+        "with_memory_same_page": f"{recheck_same}/{total}",
+        "with_memory_reused": f"{recheck_reused}/{total}",
         "inline_promo_after_learning": f"{learnt_same}/{learnt_total}",
         "one_word_edit_detected": f"{edits_seen}/{edits_total}",
         "headline_change_detected": f"{heads_seen}/{heads_total}",
