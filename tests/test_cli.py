@@ -238,3 +238,10 @@ def test_every_command_has_help_with_an_example(command):
             assert "Example" in sub_help.stdout
     else:
         assert "Example" in result.stdout
+
+
+def test_export_since_an_age(seeded):
+    code, out, _ = run(seeded, "export", "--since", "5000w")
+    assert code == 0 and len(out.splitlines()) == 5
+    code, out, _ = run(seeded, "export", "--since", "1s")
+    assert code == 0 and out == ""  # the seeded records are from 2026-11-27, long before now

@@ -5,15 +5,15 @@ from __future__ import annotations
 import csv
 import heapq
 import json
-import re
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from redline.cli.app import App, emit_json
+from redline.durations import parse_duration
 from storage import Event, Revision, Store
 from storage.codec import page_to_dict
 
@@ -32,17 +32,20 @@ CSV_COLUMNS = (
     "changes",
     "detail",
 )
-_RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_since(value: str, now: datetime) -> datetime:
     """An ISO 8601 date or time (UTC unless it says otherwise), or an age like 30m, 24h, 7d."""
-    match = _RELATIVE.match(value.strip())
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    text = value.strip()
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    try:
+        if parsed is None and text[-1:] in ("s", "m", "h", "d", "w"):  # a bare 2026 is a year
+            return now - parse_duration(text)
+        if parsed is None:
+            raise ValueError(text)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is neither an ISO 8601 time (2026-11-27, 2026-11-27T09:30+02:00) "

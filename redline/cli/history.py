@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from typing import Any
 
 import click
 
 from redline.cli.app import App, emit_json, terminal_safe, use_color, when
 from storage import Article, Page, Revision
-from storage.codec import change_to_dict, format_time, page_to_dict
+from storage.codec import change_to_dict, page_to_dict
 
 URL_ARG = click.argument("url", metavar="URL")
 JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
@@ -129,23 +131,6 @@ def _render_page(page: Page) -> str:
     return terminal_safe("\n".join(lines))
 
 
-def field_texts(page: Page | None) -> dict[str, str]:
-    """Every field a change can name, as the text its diff is computed on."""
-    if page is None:
-        return {}
-    texts = {
-        "headline": page.headline,
-        "byline": ", ".join(page.byline),
-        "published": format_time(page.published) or "",
-        "updated": format_time(page.updated) or "",
-        "body": page.text,
-    }
-    for item in page.items:
-        marker = f"\n({item.updated})" if item.updated else ""
-        texts[f"item:{item.key}"] = f"{item.headline}\n{item.text}{marker}"
-    return texts
-
-
 @click.command("diff")
 @URL_ARG
 @click.option("--from", "start", type=int, metavar="N", help="Older revision (default: TO - 1).")
@@ -180,15 +165,19 @@ def diff_command(app: App, url: str, start: int | None, end: int | None, as_json
             }
         )
         return
-    before, after = field_texts(old.page if old else None), field_texts(new.page)
     color = use_color()
+    old_body = old.page.text if old else ""
     click.echo(f"{terminal_safe(article.url)}  revision {old.number if old else 0} -> {new.number}")
     if not changes:
         click.echo("no changes")
     for change in changes:
-        click.echo(f"\n== {change.field}: {change.kind} ({change.class_})")
-        # Sanitise before diffing: then the only escape codes printed are the renderer's own.
-        text_diff = differ.diff_texts(
-            terminal_safe(before.get(change.field, "")), terminal_safe(after.get(change.field, ""))
-        )
-        click.echo(differ.render_terminal(text_diff, color=color))
+        click.echo(f"\n== {terminal_safe(change.field)}: {change.kind} ({change.class_})")
+        text_diff = differ.diff_change(change, old_body if change.field == "body" else None)
+        click.echo(differ.render_terminal(_sanitised(text_diff), color=color))
+
+
+def _sanitised(text_diff: Any) -> Any:
+    """Scraped text is escaped before rendering: the only escape codes printed are the
+    renderer's own colours."""
+    pieces = tuple(replace(p, text=terminal_safe(p.text)) for p in text_diff.pieces)
+    return replace(text_diff, pieces=pieces)
