@@ -244,4 +244,5 @@ def test_export_since_an_age(seeded):
     code, out, _ = run(seeded, "export", "--since", "5000w")
     assert code == 0 and len(out.splitlines()) == 5
     code, out, _ = run(seeded, "export", "--since", "1s")
-    assert code == 0 and out == ""  # the seeded records are from 2026-11-27, long before now
+    # Only the `gone` event, seeded two days after 2026-11-27 12:00, is later than a second ago.
+    assert code == 0 and [json.loads(line)["kind"] for line in out.splitlines()] == ["gone"]
