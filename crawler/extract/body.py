@@ -7,6 +7,8 @@ furniture has already been cut. Its plain-text output has one paragraph per line
 
 from __future__ import annotations
 
+import re
+
 import trafilatura
 from lxml import etree
 
@@ -48,6 +50,33 @@ def generic_body(root: etree._Element) -> list[str]:
     if not text:
         return []
     return [normalise_text(line) for line in text.split("\n")]
+
+
+_MICRODATA_BODY = etree.XPath(
+    "//*[contains(concat(' ', normalize-space(@itemprop), ' '), ' articleBody ')]"
+)
+_MIN_DECLARED_WORDS = 50
+_COVER = 0.9
+_WORD = re.compile(r"\w+")
+
+
+def cross_check(root: etree._Element, paragraphs: list[str]) -> list[str]:
+    """Trust the publisher's own microdata body element when the generic layer missed much of it.
+
+    `itemprop="articleBody"` marks visible text, so reading it is still "what the reader sees".
+    It only replaces the generic result when that result lacks over a tenth of its words.
+    """
+    found = _MICRODATA_BODY(root)
+    if not found:
+        return paragraphs
+    element = max(found, key=lambda el: len(el.xpath("string()")))
+    declared = element_paragraphs(element)
+    words = _WORD.findall(" ".join(declared))
+    if len(words) < _MIN_DECLARED_WORDS:
+        return paragraphs
+    have = set(_WORD.findall(" ".join(paragraphs)))
+    covered = sum(1 for w in words if w in have) / len(words)
+    return declared if covered < _COVER else paragraphs
 
 
 def finish_body(paragraphs: list[str], headline: str, dropped: frozenset[str]) -> tuple[str, ...]:

@@ -19,7 +19,13 @@ from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import fields, items
 from crawler.extract import memory as mem
-from crawler.extract.body import body_words, finish_body, generic_body, profile_body
+from crawler.extract.body import (
+    body_words,
+    cross_check,
+    finish_body,
+    generic_body,
+    profile_body,
+)
 from crawler.extract.dates import zone
 from crawler.extract.decode import decode_html, looks_binary
 from crawler.extract.furniture import drop_invisible, strip_furniture
@@ -174,7 +180,7 @@ def _full(
     strip_furniture(root)
     paragraphs = profile_body(root, profile)
     if paragraphs is None:
-        paragraphs = generic_body(root)
+        paragraphs = cross_check(root, generic_body(root))
     body = finish_body(paragraphs, headline, mem.volatile_texts(tree, memory))
     live_hint = "liveblogposting" in declared.types or bool(profile and profile.is_live_url(url))
     found_items = declared_items or (
