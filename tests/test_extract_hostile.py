@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.extract import extract, extract_page, load_profiles
 from storage.codec import content_hash, page_to_dict
@@ -148,3 +150,15 @@ def test_broken_json_ld_is_forgiven() -> None:
     page = extract_page(html, URL)
     assert page.published is not None and page.published.year == 2026
     assert page.headline == "Forgiven headline"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_gives_a_storable_page(text: str) -> None:
+    _sane(extract_page(text, URL))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_bytes_give_a_storable_page(data: bytes) -> None:
+    _sane(extract_page(data, URL))

@@ -91,3 +91,9 @@ def test_builtin_profiles_load_and_cover_kyiv_independent() -> None:
     assert found is not None and found.timezone == "Europe/Kyiv"
     assert found.is_live_url("https://kyivindependent.com/news-feed/")
     assert not found.is_live_url("https://kyivindependent.com/some-story/")
+
+
+def test_a_profile_selector_that_finds_nothing_falls_back_to_the_generic_layer() -> None:
+    profiles = load_profiles({"example.com": {"body": ".gone-after-redesign"}})
+    page = extract(PAGE, "https://example.com/a", profile=profiles["example.com"]).page
+    assert "First paragraph of the story" in page.text

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crawler.extract import normalise_text
 from crawler.extract.dates import parse_datetime, zone
@@ -91,3 +93,10 @@ def test_a_time_without_zone_is_read_in_the_profile_zone() -> None:
     found = parse_datetime("2024-12-28T07:33", zone("Europe/Kyiv"))
     assert found == datetime(2024, 12, 28, 5, 33, tzinfo=UTC)
     assert found.tzinfo is UTC
+
+
+@given(st.text())
+def test_normalising_twice_changes_nothing(text: str) -> None:
+    once = normalise_text(text)
+    assert normalise_text(once) == once
+    assert "\x00" not in once and "  " not in once and once == once.strip()

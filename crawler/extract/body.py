@@ -40,8 +40,9 @@ def profile_body(root: etree._Element, profile: SiteProfile | None) -> list[str]
             paragraphs: list[str] = []
             for node in found:
                 paragraphs.extend(element_paragraphs(node))
-            return paragraphs
-    return None
+            if paragraphs:
+                return paragraphs
+    return None  # no selector found text (a redesigned site?): the generic layer takes over
 
 
 def generic_body(root: etree._Element) -> list[str]:

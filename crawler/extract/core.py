@@ -187,9 +187,9 @@ def _full(
         generic_items if live_hint or items.cover_body(generic_items, body) else []
     )
     keyed = items.rekey(found_items, memory.items if memory else {})
-    if keyed:
-        in_items = {i.text for i in keyed} | {i.headline for i in keyed}
-        body = tuple(p for p in body if p not in in_items)
+    if keyed:  # item text is tracked per item, not again in the body
+        in_items = items.items_text(keyed)
+        body = tuple(p for p in body if not items.covered(p, in_items))
     words = body_words(body)
     reason = not_article_reason(declared, headline, " ".join(body), words, visible, bool(keyed))
     if reason:

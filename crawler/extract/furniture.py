@@ -151,7 +151,7 @@ _MAX_LABELLED_WORDS = 30
 # A dateline of the page itself ("Updated at 1:23 p.m.", "Published 12 May 2019") or a
 # copyright line: page metadata, never article text. Short lines with a digit only.
 _STAMP = re.compile(
-    r"^((last )?updated|posted|published|first published|modified)\b[^.]{0,40}\d"
+    r"^((last )?(updated|refreshed)|posted|published|first published|modified)\b[^.]{0,40}\d"
     r"|^(©|\(c\)|copyright\b)",
     re.IGNORECASE,
 )

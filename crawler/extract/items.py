@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import tzinfo
 from typing import Any
 
@@ -207,13 +207,25 @@ def generic_items(root: etree._Element, zone: tzinfo) -> list[FeedItem]:
     return [i for i in found if i is not None and (i.headline or i.text)]
 
 
+def items_text(found: Sequence[FeedItem]) -> str:
+    """All items' headlines and texts, whitespace-normalised, for `covered`."""
+    return " ".join(" ".join(f"{i.headline} {i.text}".split()) for i in found)
+
+
+def covered(paragraph: str, in_items: str) -> bool:
+    """Is this body paragraph item text? It may carry the bullet the body extractor gave a
+    list item ("- ..."), and run an item's headline and text together."""
+    core = " ".join(paragraph.lstrip("-*•· ").split())
+    return bool(core) and core in in_items
+
+
 def cover_body(found: list[FeedItem], body: tuple[str, ...]) -> bool:
     """Do these items hold most of the page's text (a feed page), or is it an article?"""
     if len(found) < 3:
         return False
-    in_items = " ".join(f"{i.headline} {i.text}" for i in found)
+    in_items = items_text(found)
     words = sum(len(p.split()) for p in body)
-    inside = sum(len(p.split()) for p in body if p in in_items)
+    inside = sum(len(p.split()) for p in body if covered(p, in_items))
     return words < _MIN_ARTICLE_WORDS or inside >= 0.5 * words
 
 
