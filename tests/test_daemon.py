@@ -225,3 +225,50 @@ def test_discovery_tracks_what_feeds_and_sitemaps_list(db_url, site, path, kind)
     assert daemon.returncode == 0, errors
     assert expected <= set(tracked), errors
     assert all(tracked[u].revision_count == 1 for u in expected)
+
+
+def test_a_live_feed_item_update_is_an_item_change(db_url, site):
+    live = site.url("/live")
+    redline(db_url, "sources", "add", live, "--kind", "live", check=True)
+    assert summary(redline(db_url, "check", live, "--json", check=True)) == {"new": 1}
+    store = open_store(db_url)
+    first = store.revision(store.get_article(live).id, 1).page
+    assert len(first.items) == 3
+    key = site.add_live_item("Zelensky arrives in South Africa to meet President Ramaphosa.")
+    assert summary(redline(db_url, "check", live, "--json", check=True)) == {"changed": 1}
+    site.edit_live_item(key, "Zelensky arrives in South Africa (Updated: 8:10 AM).")
+    assert summary(redline(db_url, "check", live, "--json", check=True)) == {"changed": 1}
+    history = store.history(store.get_article(live).id)
+    assert [r.number for r in history] == [1, 2, 3]
+    assert any(c.field.startswith("item:") and c.kind == "added" for c in history[1].changes)
+    assert any(c.field.startswith("item:") and c.kind == "changed" for c in history[2].changes)
+    store.close()
+
+
+def test_robots_txt_disallow_is_obeyed_and_we_say_who_we_are(db_url, site, tmp_path):
+    urls = track(db_url, site)
+    site.set_robots("User-agent: *\nDisallow: /news/\n")
+    config = tmp_path / "redline.toml"
+    config.write_text('contact_url = "https://desk.example/redline-contact"\n')
+    site.clear_log()
+    env = {
+        **os.environ,
+        "REDLINE_DATABASE_URL": db_url,
+        "REDLINE_CONFIG": str(config),
+        "REDLINE_ALLOW_PRIVATE_NETWORKS": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "redline", "check", "--all", "--json"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert summary(done) == {"error": 1, "new": 2}
+    assert site.requests_to(site.articles[0].path) == []
+    store = open_store(db_url)
+    assert "robots_disallowed" in store.get_article(urls[0]).last_error
+    store.close()
+    agents = {r.headers.get("user-agent", "") for r in site.requests}
+    assert agents and all("Redline" in a and "desk.example/redline-contact" in a for a in agents)

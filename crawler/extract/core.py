@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import tzinfo
+from typing import Any
 
 import trafilatura
 from lxml import etree
@@ -103,9 +104,9 @@ def extract(
         return _not_article(f"unparseable: {type(exc).__name__}", memory)
 
 
-def extract_page(html: bytes | str, url: str, **kwargs: object) -> Page:
+def extract_page(html: bytes | str, url: str, **kwargs: Any) -> Page:
     """extract(...).page, for callers that keep no memory."""
-    return extract(html, url, **kwargs).page  # type: ignore[arg-type]
+    return extract(html, url, **kwargs).page
 
 
 def _extract_text(
@@ -241,7 +242,9 @@ def _declared_items(
     return items.profile_items(root, profile, tz)
 
 
-def _headline(root, tree, declared, profile) -> str:  # type: ignore[no-untyped-def]
+def _headline(
+    root: etree._Element, tree: LexborHTMLParser, declared: Declared, profile: SiteProfile | None
+) -> str:
     if profile is not None and profile.headline:
         values = fields.select_values(root, profile.headline)
         if values:
@@ -249,7 +252,9 @@ def _headline(root, tree, declared, profile) -> str:  # type: ignore[no-untyped-
     return fields.choose_headline(tree, declared)
 
 
-def _byline(root, tree, declared, profile) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+def _byline(
+    root: etree._Element, tree: LexborHTMLParser, declared: Declared, profile: SiteProfile | None
+) -> tuple[str, ...]:
     if profile is not None and profile.byline:
         values = fields.select_values(root, profile.byline)
         if values:
