@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import pytest
 
 from storage import open_store
 from storage.codec import format_time
@@ -345,6 +348,10 @@ def test_the_daemon_survives_every_misbehaviour_and_keeps_checking(db_url, tmp_p
         }
         assert wrong == {}, worker[0].text()[-3000:]
         assert private.requests == []  # no hop reached the "internal" network
+        assert {urlsplit(r.path).path for r in robots.requests} == {"/robots.txt"}
+        for url in (limited.article_url(a.slug) for a in limited.articles):
+            waited = seen[url].next_check_at - seen[url].last_checked_at
+            assert waited >= timedelta(seconds=100)  # Retry-After: 120 is honoured
         assert worker[0].alive
         # It keeps going: a story published after all that is checked too.
         fresh = healthy.add_article("A later story", ["Reported after the storm of faults."] * 3)
@@ -440,3 +447,52 @@ def test_postgres_outage_costs_only_retries(pg_schema, tmp_path):
         assert worker.alive
         assert worker.stop() == 0, worker.text()[-3000:]
     assert all(n == 1 for n in article_gets(site, [urlsplit(u).path for u in urls]).values())
+
+
+def loopback_host_name() -> str | None:
+    """A name other than localhost that resolves to loopback only (the machine's own name
+    usually does, through /etc/hosts); None when there is none to use."""
+    name = socket.gethostname()
+    try:
+        infos = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
+    except OSError:
+        return None
+    addresses = {info[4][0] for info in infos}
+    if name.endswith("localhost") or not addresses:
+        return None
+    return name if all(ipaddress.ip_address(a).is_loopback for a in addresses) else None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a host NAME that resolves to a private address (directly or as a redirect hop) is "
+    "refused by crawler.resolver.GuardedResolver, but the first thing refused is its robots.txt: "
+    "RobotsPolicyMiddleware._robots_error turns the DNSLookupError into robots_unreachable, so "
+    "articles.last_error says robots_unreachable, not blocked_ssrf (GuardedResolver.blocked is "
+    "filled and never read)",
+)
+def test_a_name_resolving_to_a_private_address_is_recorded_as_blocked_ssrf(db_url, tmp_path):
+    name = loopback_host_name()
+    if name is None:
+        pytest.skip("no host name here resolves to loopback only")
+    config = write_config(tmp_path / "redline.toml", private=False)
+    with NewsSite(articles=1) as private, NewsSite(articles=1, host=PUBLIC[0]) as public:
+        target = private.url(private.articles[0].path).replace("127.0.0.1", name)
+        public.misbehave(public.articles[0].path, Fault.redirect(target))
+        hop = public.article_url(public.articles[0].slug)
+        track(db_url, [hop, target])
+        env = {**os.environ, "REDLINE_DATABASE_URL": db_url, "REDLINE_CONFIG": str(config)}
+        env["REDLINE_TEST_PUBLIC_IPS"] = ",".join(PUBLIC)
+        env.pop("REDLINE_ALLOW_PRIVATE_NETWORKS", None)
+        subprocess.run(
+            [sys.executable, "-c", WRAPPER, "check", "--all", "--json", "--workers", "0"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            timeout=120,
+        )
+        assert private.requests == []  # the guard itself held
+        seen = articles(db_url, [hop, target])
+        assert {u: reason_of(a) for u, a in seen.items()} == dict.fromkeys(
+            [hop, target], "blocked_ssrf"
+        )
