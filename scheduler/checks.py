@@ -24,7 +24,7 @@ from crawler.diff import compare
 from crawler.errors import Reason
 from crawler.extract import SiteProfile, profile_for
 from crawler.spider import Fetched
-from crawler.urls import canonicalize
+from crawler.urls import canonicalize, registrable_domain, resolve_canonical
 from scheduler import policy
 from storage import (
     ArticleStatus,
@@ -141,8 +141,11 @@ class ArticleChecker:
                 next_check_at=self._next(claim, now),
             )
         analysis = await self._analyse(claim, fetched)
-        events = list(base.pop("events", ()))
         page = analysis.page
+        if not base.get("moved_to") and (canonical := self._canonical(claim, fetched, page)):
+            base["moved_to"] = canonical
+            base["events"] = ((EventKind.MOVED, f"{canonical} (rel=canonical)"),)
+        events = list(base.pop("events", ()))
         status = None
         if page.kind is PageKind.NOT_ARTICLE:
             events.append((EventKind.UNAVAILABLE, page.reason or "not an article"))
@@ -199,6 +202,18 @@ class ArticleChecker:
             return None
         final = canonicalize(fetched.url)
         return final if final != canonicalize(claim.url) else None
+
+    def _canonical(self, claim: Claim, fetched: Fetched, page: Any) -> str | None:
+        """The page's own rel=canonical, when it names another URL of the same site and no
+        temporary redirect was involved: one story reached two ways is one article."""
+        if page.kind is PageKind.NOT_ARTICLE or not page.canonical_url:
+            return None
+        if any(status not in PERMANENT for _, status in fetched.redirects):
+            return None
+        canonical = resolve_canonical(fetched.url or claim.url, page.canonical_url)
+        if registrable_domain(canonical) != registrable_domain(claim.url):
+            return None
+        return canonical if canonical != canonicalize(claim.url) else None
 
     def _next(self, claim: Claim, now: datetime, *, changed: bool = False) -> datetime | None:
         if claim.status is ArticleStatus.GONE and not changed:

@@ -459,12 +459,13 @@ class SqlStore(ABC):
         """Decide the outcome, append what it calls for, and move the article's schedule."""
         for kind, detail in result.events:
             self._append_event(tx, result, EventKind(kind), detail)
-        if result.moved_to:
-            self._move(tx, article, result)
+        merged = bool(result.moved_to) and self._move(tx, article, result)
         number: int | None = None
         flip: tuple[str | None, int] = (None, 0)
         page = result.page
-        if result.error is not None:
+        if merged:  # another article tracks this story: its history continues there
+            outcome = Outcome.UNCHANGED
+        elif result.error is not None:
             outcome = Outcome.ERROR
         elif result.not_modified:
             outcome = Outcome.NOT_MODIFIED
@@ -505,14 +506,15 @@ class SqlStore(ABC):
             )
         return page_hash, count
 
-    def _move(self, tx: Tx, article: Any, result: FetchResult) -> None:
+    def _move(self, tx: Tx, article: Any, result: FetchResult) -> bool:
         """A permanent redirect: the article continues under the new URL, unless another
-        article already tracks it, in which case this one is marked moved (history kept)."""
+        article already tracks it, in which case this one is marked moved (history kept) and
+        True is returned."""
         new_url = validate_url(result.moved_to or "")
         owner = tx.one("SELECT article_id FROM article_urls WHERE url = ?", (new_url,))
         if owner is not None and owner["article_id"] != article["id"]:
             tx.execute("UPDATE articles SET status = 'moved' WHERE id = ?", (article["id"],))
-            return
+            return True
         if owner is None:
             tx.execute(
                 "INSERT INTO article_urls (url, article_id) VALUES (?, ?)",
@@ -522,6 +524,7 @@ class SqlStore(ABC):
             "UPDATE articles SET url = ?, site = ? WHERE id = ?",
             (new_url, site_of(new_url), article["id"]),
         )
+        return False
 
     def _append_revision(
         self,

@@ -248,3 +248,13 @@ def test_export_since_an_age(seeded):
     code, out, _ = run(seeded, "export", "--since", "1h")
     recent = [r for r in everything if datetime.fromisoformat(r["time"]) >= cutoff]
     assert code == 0 and [json.loads(line) for line in out.splitlines()] == recent
+
+
+def test_urls_are_tracked_under_their_canonical_form(db_url):
+    messy = "HTTPS://News.Example:443/world/story?utm_source=rss&id=7&fbclid=x#comments"
+    code, out, _ = run(db_url, "add", messy)
+    assert code == 0 and out.strip() == "added: https://news.example/world/story?id=7"
+    code, out, _ = run(db_url, "add", "https://news.example/world/story?id=7&utm_medium=email")
+    assert out.strip() == "already tracked: https://news.example/world/story?id=7"
+    code, out, _ = run(db_url, "history", messy)
+    assert code == 0 and "https://news.example/world/story?id=7" in out

@@ -272,3 +272,18 @@ def test_robots_txt_disallow_is_obeyed_and_we_say_who_we_are(db_url, site, tmp_p
     store.close()
     agents = {r.headers.get("user-agent", "") for r in site.requests}
     assert agents and all("Redline" in a and "desk.example/redline-contact" in a for a in agents)
+
+
+def test_one_story_reached_two_ways_is_one_article(db_url, site):
+    clean = site.article_url(site.articles[0].slug)
+    other = clean + "?ref=frontpage"  # not a tracking parameter we know: rel=canonical decides
+    redline(db_url, "add", clean, other, check=True)
+    redline(db_url, "check", "--all", check=True)
+    store = open_store(db_url)
+    duplicate = store.get_article_by_id(store.get_article(other).id)
+    assert store.get_article(clean).revision_count == 1
+    assert duplicate.status is ArticleStatus.MOVED and duplicate.revision_count == 0
+    assert [e.detail for e in store.events(duplicate.id) if e.kind is EventKind.MOVED] == [
+        f"{clean} (rel=canonical)"
+    ]
+    store.close()

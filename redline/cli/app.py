@@ -46,9 +46,16 @@ class App:
         return self._store
 
     def article(self, url: str) -> Article:
+        """By the URL as given, or by its canonical form (the key `redline add` stores)."""
+        from crawler.urls import canonicalize
+
         try:
             return self.store().get_article(url)
         except NotFound:
+            pass
+        try:
+            return self.store().get_article(canonicalize(url))
+        except (NotFound, ValueError):
             raise click.ClickException(
                 f"not tracked: {url} (add it with `redline add {url}`)"
             ) from None

@@ -10,6 +10,7 @@ import click
 
 from redline import service
 from redline.cli.app import App, emit_json, terminal_safe, when
+from redline.cli.articles import canonical
 from redline.durations import parse_duration
 from storage import ArticleStatus, SourceKind
 
@@ -201,10 +202,12 @@ def sources_add(app: App, url: str, kind: str, every: str, pattern: str | None) 
     now = datetime.now(UTC)
     store = app.store()
     if kind == SourceKind.LIVE:
-        article, created = store.add_article(url, now, is_live=True)
+        article, created = store.add_article(canonical(url), now, is_live=True)
         click.echo(f"{'added' if created else 'already tracked'} live feed: {article.url}")
         return
-    source, created = store.add_source(url, SourceKind(kind), seconds, now, pattern=pattern)
+    source, created = store.add_source(
+        canonical(url), SourceKind(kind), seconds, now, pattern=pattern
+    )
     click.echo(
         f"{'added' if created else 'already known'}: {source.kind} {source.url} "
         f"every {source.every_seconds}s"
