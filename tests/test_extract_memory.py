@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawler.extract import ArticleMemory, extract
+from crawler.extract import ArticleMemory, SiteMemory, extract, load_profiles
 
 URL = "https://kyivindependent.com/north-korean-troops-suffer-over-1-000-losses/"
 HTML = (Path(__file__).parent / "fixtures" / "extract" / "kyivindependent_article.html").read_text(
@@ -76,3 +76,44 @@ def test_a_one_off_edit_is_not_learnt_as_furniture() -> None:
     second = extract(edited, URL, memory=first.memory, previous=first.page)
     assert second.memory.volatile == ()
     assert "futile assaults" in second.page.text
+
+
+SITE_ARTICLE = """<html><head><title>{title} | Daily</title></head><body><article>
+<h1>{title}</h1><p class="standfirst">{standfirst}</p>
+<p>{title} was the main subject of a long council session on Tuesday evening in the town hall.</p>
+<div class="story-card">Also <a href="/stories/{n}">{teaser}</a></div>
+<p>Members of the council argued for three hours about {title} before a vote was taken.</p>
+<p>The result of the vote on {title} will be published by the clerk later this week, officials said.</p>
+</article></body></html>"""
+TOPICS = ("bridge", "budget", "school", "library", "harbour")
+
+
+def _site_article(n: int) -> str:
+    return SITE_ARTICLE.format(
+        n=n,
+        title=f"The {TOPICS[n]} plan",
+        standfirst=f"Why the {TOPICS[n]} matters to {n + 2} districts of the town.",
+        teaser=f"Readers also liked the story about the {TOPICS[(n + 1) % 5]} fire number {n}",
+    )
+
+
+def test_recirculation_blocks_are_learnt_across_a_sites_articles() -> None:
+    # A profile takes the whole container, cards included: what the site memory is for.
+    profile = load_profiles({"daily.example": {"body": "article p, article div"}})["daily.example"]
+    site = SiteMemory()
+    pages = []
+    for n in range(5):
+        url = f"https://daily.example/{n}"
+        result = extract(_site_article(n), url, profile=profile, site=site)
+        site = result.site
+        pages.append(result.page)
+    assert "Readers also liked" in pages[0].text  # one page alone cannot tell
+    assert "div.story-card" in site.furniture
+    assert "Readers also liked" not in pages[-1].text
+    assert pages[-1].body[0] == "Why the harbour matters to 6 districts of the town."  # kept
+    assert SiteMemory.from_json(site.to_json()) == site
+
+
+def test_site_memory_survives_bad_json() -> None:
+    for text in ("", "{}", '{"format": 1, "seen": {"x": {"a": 1}}}', "[1]"):
+        assert SiteMemory.from_json(text) == SiteMemory()

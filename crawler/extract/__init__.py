@@ -12,6 +12,7 @@ from crawler.extract.profiles import (
     load_profiles,
     profile_for,
 )
+from crawler.extract.site import SiteMemory
 from crawler.extract.text import normalise_text
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ArticleMemory",
     "Extraction",
     "ProfileError",
+    "SiteMemory",
     "SiteProfile",
     "builtin_profiles",
     "extract",

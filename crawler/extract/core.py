@@ -33,6 +33,7 @@ from crawler.extract.furniture import drop_invisible, strip_furniture
 from crawler.extract.kind import not_article_reason
 from crawler.extract.memory import ArticleMemory
 from crawler.extract.profiles import SiteProfile
+from crawler.extract.site import SiteMemory, furniture_texts, observe
 from crawler.extract.structured import Declared, read_declared
 from crawler.extract.text import normalise_text
 from storage.model import FeedItem, Page, PageKind
@@ -53,16 +54,19 @@ class Extraction:
     page: Page
     memory: ArticleMemory | None = None
     reused: bool = False
+    site: SiteMemory | None = None  # the site memory passed in, updated by this page
 
 
-def _not_article(reason: str, memory: ArticleMemory | None = None) -> Extraction:
+def _not_article(
+    reason: str, memory: ArticleMemory | None = None, site: SiteMemory | None = None
+) -> Extraction:
     page = Page(
         kind=PageKind.NOT_ARTICLE,
         reason=reason,
         extractor=EXTRACTOR,
         extractor_version=EXTRACTOR_VERSION,
     )
-    return Extraction(page=page, memory=memory)
+    return Extraction(page=page, memory=memory, site=site)
 
 
 def _text_of(html: bytes | str, encoding: str | None) -> tuple[str, bytes | str] | Extraction:
@@ -93,15 +97,21 @@ def extract(
     profile: SiteProfile | None = None,
     memory: ArticleMemory | None = None,
     previous: Page | None = None,
+    site: SiteMemory | None = None,
 ) -> Extraction:
-    """Extract the article (or live feed) from one page; never raises."""
+    """Extract the article (or live feed) from one page; never raises.
+
+    `memory` and `previous` come from the last check of this article (the ArticleMemory of its
+    Extraction, and its Page); `site` from the last Extraction of any article of the same site.
+    """
     try:
         decoded = _text_of(html, encoding)
         if isinstance(decoded, Extraction):
-            return decoded
-        return _extract_text(*decoded, url, profile, memory, previous)
-    except Exception as exc:
-        return _not_article(f"unparseable: {type(exc).__name__}", memory)
+            return replace(decoded, site=site)
+        result = _extract_text(*decoded, url, profile, memory, previous, site)
+    except Exception as exc:  # hostile input must never crash a crawl
+        return _not_article(f"unparseable: {type(exc).__name__}", memory, site)
+    return result if result.site is not None else replace(result, site=site)
 
 
 def extract_page(html: bytes | str, url: str, **kwargs: Any) -> Page:
@@ -116,6 +126,7 @@ def _extract_text(
     profile: SiteProfile | None,
     memory: ArticleMemory | None,
     previous: Page | None,
+    site: SiteMemory | None,
 ) -> Extraction:
     if "\x00" in text:
         text = source = text.replace("\x00", "")
@@ -128,8 +139,8 @@ def _extract_text(
     tree = LexborHTMLParser(source)
     remembered = memory is not None and previous is not None and memory.fingerprint
     if remembered and mem.fingerprint(tree, memory) == memory.fingerprint:
-        return Extraction(page=previous, memory=memory, reused=True)
-    return _full(text, tree, url, profile, memory, previous)
+        return Extraction(page=previous, memory=memory, reused=True, site=site)
+    return _full(text, tree, url, profile, memory, previous, site)
 
 
 def _lxml_tree(text: str) -> etree._Element | None:
@@ -150,6 +161,7 @@ def _full(
     profile: SiteProfile | None,
     memory: ArticleMemory | None,
     previous: Page | None,
+    site: SiteMemory | None,
 ) -> Extraction:
     declared = read_declared(tree)
     root = _lxml_tree(text)
@@ -209,11 +221,17 @@ def _full(
         extractor_version=EXTRACTOR_VERSION,
     )
     learnt = mem.learn(tree, page, memory, previous, items.item_identities(keyed))
+    dropped: frozenset[str] = frozenset()
     if set(learnt.volatile) - set(memory.volatile if memory else ()):
         # Just learnt that a block is furniture: leave it out of this version already.
         dropped = mem.volatile_texts(tree, learnt)
+    found = tree.css(learnt.container) if learnt.container else []
+    if site is not None and len(found) == 1:
+        dropped |= furniture_texts(found[0], site)
+        site = observe(site, page.canonical_url or url, found[0])
+    if dropped:
         page = replace(page, body=tuple(p for p in page.body if p not in dropped))
-    return Extraction(page=page, memory=learnt)
+    return Extraction(page=page, memory=learnt, site=site)
 
 
 def _visible_text(root: etree._Element) -> str:

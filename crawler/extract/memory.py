@@ -74,7 +74,7 @@ def _digest(parts: list[str]) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
-def _signature(node: LexborNode) -> str | None:
+def block_signature(node: LexborNode) -> str | None:
     """A block's name across versions: tag and class, for blocks that carry a class."""
     cls = (node.attributes.get("class") or "").strip()
     return f"{node.tag}.{'.'.join(sorted(cls.split()))}" if cls else None
@@ -84,7 +84,7 @@ def _volatile_nodes(container: LexborNode, volatile: tuple[str, ...]) -> list[Le
     if not volatile:
         return []
     wanted = set(volatile)
-    return [n for n in container.traverse() if n.is_element_node and _signature(n) in wanted]
+    return [n for n in container.traverse() if n.is_element_node and block_signature(n) in wanted]
 
 
 def container_text(container: LexborNode, volatile: tuple[str, ...]) -> str:
@@ -236,7 +236,7 @@ def block_texts(container: LexborNode) -> dict[str, str]:
     for node in container.traverse():
         if not node.is_element_node or node.mem_id == container.mem_id:
             continue
-        sig = _signature(node)
+        sig = block_signature(node)
         if not sig or sig in repeated:
             continue
         if sig in out:
