@@ -83,7 +83,7 @@ SITE_ARTICLE = """<html><head><title>{title} | Daily</title></head><body><articl
 <p>{title} was the main subject of a long council session on Tuesday evening in the town hall.</p>
 <div class="story-card">Also <a href="/stories/{n}">{teaser}</a></div>
 <p>Members of the council argued for three hours about {title} before a vote was taken.</p>
-<p>The result of the vote on {title} will be published by the clerk later this week, officials said.</p>
+<p>The result of the vote on {title} will be published by the clerk later this week.</p>
 </article></body></html>"""
 TOPICS = ("bridge", "budget", "school", "library", "harbour")
 
