@@ -258,3 +258,49 @@ def test_urls_are_tracked_under_their_canonical_form(db_url):
     assert out.strip() == "already tracked: https://news.example/world/story?id=7"
     code, out, _ = run(db_url, "history", messy)
     assert code == 0 and "https://news.example/world/story?id=7" in out
+
+
+def test_status_shows_the_queue_and_errors_by_host(seeded):
+    store = open_store(seeded)
+    other = store.get_article("https://news.example/other")
+    store.record(FetchResult("e1", other.id, NOW, NOW, error="timeout: no answer in 30 s"))
+    store.close()
+    code, out, _ = run(seeded, "status")
+    assert code == 0 and "articles: 1 active, 1 gone" in out
+    assert "due now: 1" in out and "news.example: 1 (timeout: no answer in 30 s)" in out
+    data = json.loads(run(seeded, "status", "--json")[1])
+    assert data["by_status"] == {"active": 1, "gone": 1} and data["due_now"] == 1
+
+
+def test_sources_add_and_list(db_url):
+    code, out, _ = run(
+        db_url,
+        "sources",
+        "add",
+        "https://news.example/rss?utm_source=x",
+        "--kind",
+        "feed",
+        "--every",
+        "15m",
+    )
+    assert code == 0 and out.strip() == "added: feed https://news.example/rss every 900s"
+    code, out, _ = run(db_url, "sources", "add", "https://news.example/live", "--kind", "live")
+    assert out.strip() == "added live feed: https://news.example/live"
+    data = [json.loads(line) for line in run(db_url, "sources", "list", "--json")[1].splitlines()]
+    assert [(d["url"], d["kind"], d["every_seconds"]) for d in data] == [
+        ("https://news.example/rss", "feed", 900)
+    ]
+    listed = json.loads(run(db_url, "list", "--json")[1])
+    assert listed["url"] == "https://news.example/live" and listed["live"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--every", "soon"], "not a duration"),
+        (["--pattern", "("], "not a regular expression"),
+    ],
+)
+def test_sources_add_rejects_bad_values(db_url, args, message):
+    code, _, err = run(db_url, "sources", "add", "https://news.example/", "--kind", "page", *args)
+    assert code == 2 and message in err
