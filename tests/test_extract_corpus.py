@@ -1,4 +1,4 @@
-"""91 real pages: a quality floor, and the noise property (furniture never changes the Page).
+"""91 real pages: a floor on body extraction quality, scored as the corpus README says.
 
 The corpus lives beside the checkout (../shared/corpus/extraction); without it these tests skip.
 Floors, not recorded outputs: improving extraction must never mean re-recording expectations.
@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.noise import NOISE_KINDS, apply_noise, change_headline, one_word_edit
 from crawler.extract import extract_page
-from storage.codec import content_hash
 from storage.model import PageKind
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "extraction"
@@ -37,7 +35,7 @@ def corpus() -> dict[str, tuple[str, bytes, str]]:
     }
 
 
-def _ids() -> list[str]:
+def corpus_ids() -> list[str]:
     if not CORPUS.is_dir():
         return []
     return sorted(json.loads((CORPUS / "ground-truth.json").read_text("utf-8")))
@@ -71,19 +69,3 @@ def test_body_quality_floor_on_the_whole_corpus() -> None:
     f1 = 2 * precision * recall / (precision + recall)
     assert f1 >= 0.95, f"F1 {f1:.4f} (P {precision:.4f}, R {recall:.4f})"
     assert kinds.count(PageKind.ARTICLE) == len(kinds)
-
-
-@pytest.mark.parametrize("key", _ids(), ids=lambda k: k[:10])
-def test_furniture_never_changes_the_page_and_edits_always_do(key: str) -> None:
-    url, raw, _ = corpus()[key]
-    base_raw = apply_noise(raw, "none")
-    base = extract_page(base_raw, url)
-    base_hash = content_hash(base)
-    for kind in NOISE_KINDS:
-        noisy = extract_page(apply_noise(raw, kind, seed=1), url)
-        assert content_hash(noisy) == base_hash, kind
-    edited = one_word_edit(base_raw, base)
-    if edited is not None:
-        assert extract_page(edited, url).body != base.body
-    if base.headline:
-        assert extract_page(change_headline(base_raw, base.headline), url).headline != base.headline
