@@ -68,16 +68,17 @@ def is_furniture_name(value: str) -> bool:
 
 
 def _is_furniture(el: etree._Element) -> bool:
-    attrs = el.attrib
-    if "hidden" in attrs or attrs.get("aria-hidden") == "true":
+    get = el.get
+    if get("hidden") is not None or get("aria-hidden") == "true":
         return True
-    style = attrs.get("style")
+    style = get("style")
     if style and _HIDDEN_STYLE.search(style):
         return True
-    if attrs.get("role") in _ROLES:
+    role = get("role")
+    if role and role in _ROLES:
         return True
-    names = " ".join(filter(None, (attrs.get("class"), attrs.get("id"))))
-    return bool(names) and is_furniture_name(names)
+    cls, ident = get("class"), get("id")
+    return bool(cls and is_furniture_name(cls)) or bool(ident and is_furniture_name(ident))
 
 
 def _holds_article(el: etree._Element) -> bool:

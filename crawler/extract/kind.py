@@ -40,21 +40,19 @@ def not_article_reason(
     declared: Declared, headline: str, body: str, words: int, visible: str, has_items: bool
 ) -> str | None:
     """Why the page is not an article, or None when it is one."""
+    if has_items or words >= _SHORT:
+        return None  # a long text is an article whatever its title says
     titles = " ".join(filter(None, (declared.title, headline)))
-    if words < _SHORT and _ERROR.search(titles):
+    if _ERROR.search(titles):
         return "error_page"
-    if words < _SHORT and _NOT_FOUND.search(titles):
+    if _NOT_FOUND.search(titles):
         return "soft_404"
-    if has_items:
-        return None
     # A wall is judged by what extraction kept: its own text, or nothing with the wall around it.
-    if _PAYWALL.search(body) and words < _SHORT:
+    if _PAYWALL.search(body):
         return "paywall"
     if words < _TEASER and (declared.free is False or (words == 0 and _PAYWALL.search(visible))):
         return "paywall"
-    if _CONSENT.search(body) and words < _SHORT:
-        return "consent_wall"
-    if words == 0 and _CONSENT.search(visible):
+    if _CONSENT.search(body) or (words == 0 and _CONSENT.search(visible)):
         return "consent_wall"
     if words == 0:
         return "no_article" if visible else "empty"

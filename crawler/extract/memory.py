@@ -22,6 +22,7 @@ from storage.model import Page
 
 MEMORY_FORMAT = 1
 _COVER = 0.9
+_NOT_TEXT = frozenset({"script", "style", "noscript", "template", "textarea"})
 _MIN_CHUNK = 3  # shorter text nodes match anywhere in the body
 _MAX_ITEMS = 1000
 _SUSPECT_CHANGES = 2  # a block must change at this many checks in a row to be learnt
@@ -152,10 +153,15 @@ def find_container(tree: LexborHTMLParser, body: tuple[str, ...]) -> LexborNode 
     for text_node in tree.body.traverse(include_text=True):
         if not text_node.is_text_node:
             continue
-        text = " ".join((text_node.text_content or "").split())  # cheap; exact enough to locate
-        if len(text) < _MIN_CHUNK or text not in output:
+        raw = text_node.text_content
+        if not raw or len(raw) < _MIN_CHUNK or raw.isspace():
             continue
         node = text_node.parent
+        if node is None or node.tag in _NOT_TEXT:
+            continue
+        text = " ".join(raw.split())  # cheap; exact enough to locate
+        if len(text) < _MIN_CHUNK or text not in output:
+            continue
         while node is not None and node.tag not in ("body", "html", "-document"):
             weight[node.mem_id] = weight.get(node.mem_id, 0) + len(text)
             nodes[node.mem_id] = node

@@ -10,21 +10,27 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Zero-width and format characters a reader never sees; soft hyphen; BOM; word joiner; NUL.
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\x00\u180e]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_CONTROL = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f]")
+# Control characters become spaces, NUL goes; zero-width and format characters a reader never
+# sees (soft hyphen, BOM, word joiner...) and lone surrogates go. Searched before substituted:
+# almost all text has none, and a search is cheaper than a rewrite.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060-\u2064\ufeff\u180e\ud800-\udfff]")
+
+
+def _control(match: re.Match[str]) -> str:
+    return "" if match.group() == "\x00" else " "
 
 
 def normalise_text(text: str) -> str:
     """One line of reader-visible text: NFC, single spaces, no invisible characters."""
     if not text:
         return ""
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(_control, text)
     if not text.isascii():
-        text = _SURROGATE.sub("", text)
-        text = _INVISIBLE.sub("", text)
+        if _INVISIBLE.search(text):
+            text = _INVISIBLE.sub("", text)
         text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub(" ", text.replace("\x00", ""))
     # str.split() splits on every Unicode space separator, NBSP and line separators included.
     return " ".join(text.split())
 
