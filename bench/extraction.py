@@ -34,21 +34,31 @@ def tokens(text: str) -> list[str]:
 
 
 def shingles(toks: list[str], n: int = 4) -> Counter[tuple[str, ...]]:
-    return Counter(tuple(toks[i : i + n]) for i in range(max(len(toks) - n + 1, 1)))
+    """Runs of n tokens; a text shorter than n is one shorter shingle, an empty one none."""
+    grams = (tuple(toks[i : i + n]) for i in range(max(len(toks) - n + 1, 1)))
+    return Counter(g for g in grams if g)
 
 
-def page_scores(predicted: str, truth: str) -> tuple[float, float]:
-    """Per-page precision and recall over shingle multisets (the benchmark's evaluate.py)."""
+def page_counts(predicted: str, truth: str) -> tuple[float, float, float]:
+    """tp, fp, fn over the two shingle multisets, normalised to sum to 1 (when not all 0)."""
     pred, true = shingles(tokens(predicted)), shingles(tokens(truth))
     tp = sum((pred & true).values())
     fp = sum((pred - true).values())
     fn = sum((true - pred).values())
     total = tp + fp + fn
-    if total == 0:
-        return 1.0, 1.0
-    tp, fp, fn = tp / total, fp / total, fn / total
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
+    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+
+
+def page_scores(predicted: str, truth: str) -> tuple[float | None, float | None]:
+    """Per-page precision and recall, as the benchmark's evaluate.py defines them.
+
+    Precision is None (left out of the average) when nothing was predicted, recall when the
+    truth is empty; a page with neither false positives nor false negatives scores 1.
+    """
+    tp, fp, fn = page_counts(predicted, truth)
+    perfect = fp == fn == 0
+    precision = None if tp + fp == 0 else (1.0 if perfect else tp / (tp + fp))
+    recall = None if tp + fn == 0 else (1.0 if perfect else tp / (tp + fn))
     return precision, recall
 
 
@@ -67,9 +77,10 @@ def score(pages: list[tuple[str, str, bytes, str]]) -> dict:
         page = extract(raw, url).page
         p, r = page_scores(page.text, truth)
         rows.append((key, url, p, r, tokens(page.text) == tokens(truth), str(page.kind)))
-    precision = statistics.fmean(r[2] for r in rows)
-    recall = statistics.fmean(r[3] for r in rows)
+    precision = statistics.fmean(r[2] for r in rows if r[2] is not None)
+    recall = statistics.fmean(r[3] for r in rows if r[3] is not None)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    rows = [(k, u, p or 0.0, r or 0.0, acc, kind) for k, u, p, r, acc, kind in rows]
     worst = sorted(rows, key=lambda r: 2 * r[2] * r[3] / ((r[2] + r[3]) or 1))
     return {
         "pages": len(rows),

@@ -46,7 +46,8 @@ def _shingles(text: str) -> dict[tuple[str, ...], int]:
     counts: dict[tuple[str, ...], int] = {}
     for i in range(max(len(tokens) - 3, 1)):
         gram = tuple(tokens[i : i + 4])
-        counts[gram] = counts.get(gram, 0) + 1
+        if gram:
+            counts[gram] = counts.get(gram, 0) + 1
     return counts
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,7 +115,6 @@ class SiteProfile:
     timezone: str | None = None
     live_url: str | None = None  # regex on the URL path: pages that are live feeds
     name: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def is_live_url(self, url: str) -> bool:
         return (
