@@ -23,6 +23,7 @@ from crawler import politeness
 from crawler.crawlsettings import CrawlSettings
 from crawler.errors import BlockedURL, Reason
 from crawler.netguard import check_url
+from crawler.resolver import refused_address
 
 log = logging.getLogger(__name__)
 ERROR_KEY = "redline_error"
@@ -113,7 +114,11 @@ class HostBackoffMiddleware:
 
 
 class _Disallowed:
-    """A robots.txt that could not be read: RFC 9309 says assume complete disallow for now."""
+    """A robots.txt that could not be read: RFC 9309 says assume complete disallow for now.
+    With `blocked`, it could not be read because the host resolves to a refused address."""
+
+    def __init__(self, blocked: str | None = None) -> None:
+        self.blocked = blocked
 
     def allowed(self, url: str, user_agent: Any) -> bool:
         return False
@@ -155,7 +160,9 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         self._apply_crawl_delay(netloc, self._parsers.get(netloc))
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
-        self._settle(netloc, _Disallowed(), self.cs.robots_error_ttl)
+        address = refused_address(netloc)
+        parser = _Disallowed(address) if address else _Disallowed()
+        self._settle(netloc, parser, self.cs.robots_error_ttl)
 
     def _settle(self, netloc: str, parser: Any, ttl: float) -> None:
         waiting = self._parsers.get(netloc)
@@ -165,6 +172,13 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             waiting.callback(parser)
 
     def process_request_2(self, rp: Any, request: Request) -> None:
+        if isinstance(rp, _Disallowed) and rp.blocked:
+            raise refuse(
+                request,
+                Reason.BLOCKED_SSRF,
+                f"{urlparse_cached(request).hostname} resolves to a private or "
+                f"reserved address ({rp.blocked})",
+            )
         if isinstance(rp, _Disallowed):
             raise refuse(
                 request,

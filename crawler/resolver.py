@@ -66,3 +66,14 @@ def install_guarded_resolver(reactor, refuse: Callable[[str], bool]) -> GuardedR
     resolver = GuardedResolver(reactor.nameResolver, refuse)
     reactor.installNameResolver(resolver)
     return resolver
+
+
+def refused_address(host: str) -> str | None:
+    """The blocked address `host` resolved to, if the installed resolver refused it: tells a
+    refused connection (blocked_ssrf) from a name that does not resolve (dns_error)."""
+    from twisted.internet import reactor
+
+    resolver = getattr(reactor, "nameResolver", None)
+    if isinstance(resolver, GuardedResolver):
+        return resolver.blocked.get(host.lower().split(":")[0].strip("[]"))
+    return None

@@ -17,11 +17,13 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
 from crawler.errors import Reason
 from crawler.middlewares import ERROR_KEY
+from crawler.resolver import refused_address
 
 log = logging.getLogger(__name__)
 # Statuses the daemon interprets itself (redirects are followed by Scrapy and reported in
@@ -147,6 +149,11 @@ def classify(failure: Failure, meta: dict[str, Any]) -> tuple[str, str]:
             return str(Reason.TOO_MANY_REDIRECTS), text
         return str(Reason.HTTP_ERROR), text
     if isinstance(exc, DNSLookupError):
+        address = refused_address(urlparse_cached(failure.request).hostname or "")  # type: ignore[attr-defined]
+        if address:
+            return str(
+                Reason.BLOCKED_SSRF
+            ), f"resolves to a private or reserved address ({address})"
         return str(Reason.DNS_ERROR), text
     if isinstance(exc, TimeoutError | TCPTimedOutError) or "Timeout" in name:
         return str(Reason.TIMEOUT), text

@@ -463,14 +463,6 @@ def loopback_host_name() -> str | None:
     return name if all(ipaddress.ip_address(a).is_loopback for a in addresses) else None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a host NAME that resolves to a private address (directly or as a redirect hop) is "
-    "refused by crawler.resolver.GuardedResolver, but the first thing refused is its robots.txt: "
-    "RobotsPolicyMiddleware._robots_error turns the DNSLookupError into robots_unreachable, so "
-    "articles.last_error says robots_unreachable, not blocked_ssrf (GuardedResolver.blocked is "
-    "filled and never read)",
-)
 def test_a_name_resolving_to_a_private_address_is_recorded_as_blocked_ssrf(db_url, tmp_path):
     name = loopback_host_name()
     if name is None:
