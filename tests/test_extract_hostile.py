@@ -162,3 +162,16 @@ def test_any_text_gives_a_storable_page(text: str) -> None:
 @given(st.binary(max_size=400))
 def test_any_bytes_give_a_storable_page(data: bytes) -> None:
     _sane(extract_page(data, URL))
+
+
+def test_huge_malformed_json_ld_is_skipped_not_crawled_through() -> None:
+    items = ",".join(f'"{i}"' for i in range(60_000))
+    html = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", "a": ['
+        + items
+        + "],}</script></head><body><article>"
+        + paragraphs(6)
+        + "</article></body></html>"
+    )
+    page = extract_page(html, URL)
+    assert page.kind is PageKind.ARTICLE

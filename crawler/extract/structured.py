@@ -35,6 +35,7 @@ ARTICLE_TYPES = frozenset(
     }
 )
 _MAX_JSONLD = 2_000_000
+_MAX_LENIENT = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ def _loads(raw: str) -> Any:
         return json.loads(raw, strict=False)
     except ValueError:
         pass
+    if len(raw) > _MAX_LENIENT:
+        return None  # the lenient parser is pure Python: bounded time needs a bounded input
     try:  # comments, trailing commas: what extruct's jstyleson fallback forgives
         return jstyleson.loads(re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", " ", raw))
     except (ValueError, TypeError, IndexError, RecursionError):
