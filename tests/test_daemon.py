@@ -24,16 +24,23 @@ def site() -> Iterator[NewsSite]:
         yield running
 
 
+def environment(db_url: str, *, private: bool = True, config: str = os.devnull) -> dict:
+    return {
+        **os.environ,
+        "REDLINE_DATABASE_URL": db_url,
+        "REDLINE_CONFIG": config,
+        "REDLINE_ALLOW_PRIVATE_NETWORKS": "1" if private else "0",
+    }
+
+
 def redline(
     db_url: str, *args: str, private: bool = True, timeout: float = 120, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REDLINE_DATABASE_URL": db_url, "REDLINE_CONFIG": os.devnull}
-    env["REDLINE_ALLOW_PRIVATE_NETWORKS"] = "1" if private else "0"
     done = subprocess.run(
         [sys.executable, "-m", "redline", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=environment(db_url, private=private),
         timeout=timeout,
         cwd=REPO,
     )
@@ -149,40 +156,48 @@ def test_robots_txt_unreachable_means_do_not_fetch(db_url, site):
     assert {r.path for r in site.requests} == {"/robots.txt"}
 
 
+class Daemon:
+    """`redline run` in a subprocess; `stop()` sends SIGTERM and returns (exit code, stderr)."""
+
+    def __init__(self, db_url: str, workers: str = "1") -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "redline", "run", "--workers", workers],
+            env=environment(db_url),
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def stop(self) -> tuple[int, str]:
+        self.process.send_signal(signal.SIGTERM)
+        _, errors = self.process.communicate(timeout=30)
+        return self.process.returncode, errors
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def wait_for(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.2)
+
+
 def test_run_stops_cleanly_on_sigterm_and_a_second_run_is_refused(tmp_path, site):
     db_url = f"sqlite:///{tmp_path / 'daemon.sqlite'}"
     urls = track(db_url, site)
-    env = {
-        **os.environ,
-        "REDLINE_DATABASE_URL": db_url,
-        "REDLINE_CONFIG": os.devnull,
-        "REDLINE_ALLOW_PRIVATE_NETWORKS": "1",
-    }
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "redline", "run", "--workers", "1"],
-        env=env,
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    daemon = Daemon(db_url)
+    store = open_store(db_url)
     try:
-        deadline = time.monotonic() + 60
-        store = open_store(db_url)
-        while time.monotonic() < deadline:
-            if all(store.get_article(u).revision_count == 1 for u in urls):
-                break
-            time.sleep(0.2)
-        store.close()
+        wait_for(lambda: all(store.get_article(u).revision_count == 1 for u in urls))
         second = redline(db_url, "run")
         assert second.returncode == 1 and "already using" in second.stderr
-        daemon.send_signal(signal.SIGTERM)
-        _, errors = daemon.communicate(timeout=30)
-        assert daemon.returncode == 0, errors
+        code, errors = daemon.stop()
+        assert code == 0, errors
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.communicate()
-    store = open_store(db_url)
+        daemon.kill()
     assert all(store.get_article(u).revision_count == 1 for u in urls)
     assert store.claim_due(
         store.get_article(urls[0]).next_check_at, "probe", limit=10, lease_seconds=1
@@ -193,38 +208,25 @@ def test_run_stops_cleanly_on_sigterm_and_a_second_run_is_refused(tmp_path, site
 @pytest.mark.parametrize(("path", "kind"), [("/feed.xml", "feed"), ("/sitemap.xml", "sitemap")])
 def test_discovery_tracks_what_feeds_and_sitemaps_list(db_url, site, path, kind):
     redline(db_url, "sources", "add", site.url(path), "--kind", kind, "--every", "10m", check=True)
-    env = {
-        **os.environ,
-        "REDLINE_DATABASE_URL": db_url,
-        "REDLINE_CONFIG": os.devnull,
-        "REDLINE_ALLOW_PRIVATE_NETWORKS": "1",
-    }
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "redline", "run", "--workers", "0"],
-        env=env,
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     expected = {site.article_url(a.slug) for a in site.articles}
+    store = open_store(db_url)
+
+    def tracked():
+        return {a.url: a for a in store.list_articles() if a.url in expected}
+
+    daemon = Daemon(db_url, workers="0")
     try:
-        store = open_store(db_url)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            tracked = {a.url: a for a in store.list_articles()}
-            if expected <= set(tracked) and all(tracked[u].revision_count for u in expected):
-                break
-            time.sleep(0.3)
-        store.close()
-        daemon.send_signal(signal.SIGTERM)
-        _, errors = daemon.communicate(timeout=30)
+        wait_for(
+            lambda: (
+                len(t := tracked()) == len(expected) and all(a.revision_count for a in t.values())
+            )
+        )
+        code, errors = daemon.stop()
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.communicate()
-    assert daemon.returncode == 0, errors
-    assert expected <= set(tracked), errors
-    assert all(tracked[u].revision_count == 1 for u in expected)
+        daemon.kill()
+    assert code == 0, errors
+    assert {u: a.revision_count for u, a in tracked().items()} == dict.fromkeys(expected, 1)
+    store.close()
 
 
 def test_a_live_feed_item_update_is_an_item_change(db_url, site):
@@ -251,15 +253,9 @@ def test_robots_txt_disallow_is_obeyed_and_we_say_who_we_are(db_url, site, tmp_p
     config = tmp_path / "redline.toml"
     config.write_text('contact_url = "https://desk.example/redline-contact"\n')
     site.clear_log()
-    env = {
-        **os.environ,
-        "REDLINE_DATABASE_URL": db_url,
-        "REDLINE_CONFIG": str(config),
-        "REDLINE_ALLOW_PRIVATE_NETWORKS": "1",
-    }
     done = subprocess.run(
         [sys.executable, "-m", "redline", "check", "--all", "--json"],
-        env=env,
+        env=environment(db_url, config=str(config)),
         cwd=REPO,
         capture_output=True,
         text=True,
