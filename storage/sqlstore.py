@@ -328,20 +328,16 @@ class SqlStore(ABC):
         limit: int,
         lease_seconds: float,
     ) -> list[Claim]:
-        until = now + timedelta(seconds=lease_seconds)
-        with self._tx(write=True) as tx:
-            rows = tx.all(
-                "UPDATE articles SET lease_owner = ?, lease_until = ? WHERE id IN ("
-                " SELECT id FROM articles WHERE status IN ('active', 'gone') AND next_check_at <= ?"
-                " AND (lease_until IS NULL OR lease_until < ?)"
-                f" ORDER BY next_check_at, id LIMIT ?{self.FOR_UPDATE}{self.SKIP_LOCKED})"
-                f" RETURNING {_CLAIM_COLUMNS}",
-                (owner, self._ts(until), self._ts(now), self._ts(now), limit),
-            )
-            recent = self._recent_changes(tx, [r["id"] for r in rows], now)
-        claims = [self._claim(r, owner, until, recent.get(r["id"], 0)) for r in rows]
-        claims.sort(key=lambda c: (c.due_at or now, c.article_id))
-        return claims
+        claims = self._lease(
+            "status IN ('active', 'gone') AND next_check_at <= ?",
+            (self._ts(now),),
+            "ORDER BY next_check_at, id LIMIT ?",
+            (limit,),
+            now,
+            owner,
+            lease_seconds,
+        )
+        return sorted(claims, key=lambda c: (c.due_at or now, c.article_id))
 
     def claim_ids(
         self,
@@ -355,21 +351,35 @@ class SqlStore(ABC):
         worker holds are left out."""
         if not article_ids:
             return []
-        until = now + timedelta(seconds=lease_seconds)
         marks = ",".join("?" * len(article_ids))
+        claims = self._lease(
+            f"id IN ({marks})", tuple(article_ids), "", (), now, owner, lease_seconds
+        )
+        return sorted(claims, key=lambda c: c.article_id)
+
+    def _lease(
+        self,
+        where: str,
+        params: tuple[Any, ...],
+        order: str,
+        order_params: tuple[Any, ...],
+        now: datetime,
+        owner: str,
+        lease_seconds: float,
+    ) -> list[Claim]:
+        """One short transaction: lease the matching articles that nobody holds (expired leases
+        count as free), skipping rows another worker is leasing at this moment."""
+        until = now + timedelta(seconds=lease_seconds)
         with self._tx(write=True) as tx:
             rows = tx.all(
                 "UPDATE articles SET lease_owner = ?, lease_until = ? WHERE id IN ("
-                f" SELECT id FROM articles WHERE id IN ({marks})"
-                f" AND (lease_until IS NULL OR lease_until < ?){self.FOR_UPDATE}{self.SKIP_LOCKED})"
-                f" RETURNING {_CLAIM_COLUMNS}",
-                (owner, self._ts(until), *article_ids, self._ts(now)),
+                f" SELECT id FROM articles WHERE {where}"
+                f" AND (lease_until IS NULL OR lease_until < ?) {order}"
+                f"{self.FOR_UPDATE}{self.SKIP_LOCKED}) RETURNING {_CLAIM_COLUMNS}",
+                (owner, self._ts(until), *params, self._ts(now), *order_params),
             )
             recent = self._recent_changes(tx, [r["id"] for r in rows], now)
-        return sorted(
-            (self._claim(r, owner, until, recent.get(r["id"], 0)) for r in rows),
-            key=lambda c: c.article_id,
-        )
+        return [self._claim(r, owner, until, recent.get(r["id"], 0)) for r in rows]
 
     def _recent_changes(self, tx: Tx, ids: list[int], now: datetime) -> dict[int, int]:
         if not ids:
