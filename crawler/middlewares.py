@@ -22,11 +22,10 @@ from twisted.internet.defer import Deferred
 from crawler import politeness
 from crawler.crawlsettings import CrawlSettings
 from crawler.errors import BlockedURL, Reason
+from crawler.failures import ERROR_KEY, classify
 from crawler.netguard import check_url
-from crawler.resolver import refused_address
 
 log = logging.getLogger(__name__)
-ERROR_KEY = "redline_error"
 
 
 def refuse(request: Request, reason: Reason, message: str, **extra: Any) -> IgnoreRequest:
@@ -115,10 +114,12 @@ class HostBackoffMiddleware:
 
 class _Disallowed:
     """A robots.txt that could not be read: RFC 9309 says assume complete disallow for now.
-    With `blocked`, it could not be read because the host resolves to a refused address."""
+    When fetching it failed, `reason` and `message` say why (a TLS error, a refused address...):
+    the pages of that host are refused for the same reason."""
 
-    def __init__(self, blocked: str | None = None) -> None:
-        self.blocked = blocked
+    def __init__(self, reason: str | None = None, message: str = "") -> None:
+        self.reason = reason
+        self.message = message
 
     def allowed(self, url: str, user_agent: Any) -> bool:
         return False
@@ -160,9 +161,8 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         self._apply_crawl_delay(netloc, self._parsers.get(netloc))
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
-        address = refused_address(netloc)
-        parser = _Disallowed(address) if address else _Disallowed()
-        self._settle(netloc, parser, self.cs.robots_error_ttl)
+        reason, message = classify(exc, {}, netloc.rsplit(":", 1)[0])
+        self._settle(netloc, _Disallowed(reason, message), self.cs.robots_error_ttl)
 
     def _settle(self, netloc: str, parser: Any, ttl: float) -> None:
         waiting = self._parsers.get(netloc)
@@ -172,13 +172,9 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             waiting.callback(parser)
 
     def process_request_2(self, rp: Any, request: Request) -> None:
-        if isinstance(rp, _Disallowed) and rp.blocked:
-            raise refuse(
-                request,
-                Reason.BLOCKED_SSRF,
-                f"{urlparse_cached(request).hostname} resolves to a private or "
-                f"reserved address ({rp.blocked})",
-            )
+        if isinstance(rp, _Disallowed) and rp.reason:
+            raise refuse(request, Reason(rp.reason), f"robots.txt: {rp.message}")
+
         if isinstance(rp, _Disallowed):
             raise refuse(
                 request,

@@ -34,6 +34,7 @@ class _GuardedReceiver:
         if refused:
             self._resolver.blocked[self._host.lower()] = refused[0]
         else:
+            self._resolver.blocked.pop(self._host.lower(), None)  # its answer changed since
             for address in self._addresses:
                 self._inner.addressResolved(address)
         self._inner.resolutionComplete()

@@ -15,15 +15,12 @@ from typing import Any
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
 from crawler.errors import Reason
-from crawler.middlewares import ERROR_KEY
-from crawler.resolver import refused_address
+from crawler.failures import classify
 
 log = logging.getLogger(__name__)
 # Statuses the daemon interprets itself (redirects are followed by Scrapy and reported in
@@ -112,7 +109,8 @@ class ArticleSpider(scrapy.Spider):
 
     async def failed(self, failure: Failure) -> AsyncIterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
-        reason, message = classify(failure, request.meta)
+        host = urlparse_cached(request).hostname or ""
+        reason, message = classify(failure.value, request.meta, host)
         await self._report(
             Fetched(
                 job=request.meta["job"],
@@ -132,35 +130,3 @@ class ArticleSpider(scrapy.Spider):
             log.exception(
                 "recording %s failed; its lease will expire and it is retried", fetched.job.url
             )
-
-
-def classify(failure: Failure, meta: dict[str, Any]) -> tuple[str, str]:
-    """A failed download as (reason, message)."""
-    if ERROR_KEY in meta:
-        return meta[ERROR_KEY]
-    exc = failure.value
-    name = type(exc).__name__
-    text = str(exc) or name
-    lowered = text.lower()
-    if "maxsize" in lowered or "exceeded" in lowered or "too large" in lowered:
-        return str(Reason.TOO_LARGE), text
-    if isinstance(exc, IgnoreRequest):
-        if "redirect" in lowered:
-            return str(Reason.TOO_MANY_REDIRECTS), text
-        return str(Reason.HTTP_ERROR), text
-    if isinstance(exc, DNSLookupError):
-        address = refused_address(urlparse_cached(failure.request).hostname or "")  # type: ignore[attr-defined]
-        if address:
-            return str(
-                Reason.BLOCKED_SSRF
-            ), f"resolves to a private or reserved address ({address})"
-        return str(Reason.DNS_ERROR), text
-    if isinstance(exc, TimeoutError | TCPTimedOutError) or "Timeout" in name:
-        return str(Reason.TIMEOUT), text
-    if "Cancelled" in name:
-        return str(Reason.TOO_LARGE), text
-    if "SSL" in name or "TLS" in name or "certificate" in text.lower():
-        return str(Reason.TLS_ERROR), text
-    if "Decompression" in name or "decod" in text.lower():
-        return str(Reason.DECODE_ERROR), text
-    return str(Reason.CONNECTION_ERROR), f"{name}: {text}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 from storage import ArticleStatus, EventKind, open_store
 from tests.conftest import REPO
 from tests.newsite import Fault, NewsSite
+from tests.tls import self_signed
 
 
 @pytest.fixture
@@ -282,4 +284,19 @@ def test_one_story_reached_two_ways_is_one_article(db_url, site):
     assert [e.detail for e in store.events(duplicate.id) if e.kind is EventKind.MOVED] == [
         f"{clean} (rel=canonical)"
     ]
+    store.close()
+
+
+def test_tls_certificates_are_verified(db_url, tmp_path):
+    cert_file, key_file = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    with NewsSite(articles=1, tls_context=context) as tls_site:
+        port = tls_site.base_url.rsplit(":", 1)[1]
+        url = f"https://localhost:{port}{tls_site.articles[0].path}"
+        redline(db_url, "add", url, check=True)
+        done = redline(db_url, "check", url, "--json")
+    assert done.returncode == 1 and summary(done) == {"error": 1}
+    store = open_store(db_url)
+    assert store.get_article(url).last_error.startswith("tls_error")
     store.close()
