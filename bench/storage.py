@@ -223,6 +223,16 @@ def database_size(url: str) -> int:
     return int(row[0])
 
 
+def lookups_only(url: str, args: argparse.Namespace) -> None:
+    """Time lookups on a database an earlier `--keep` run left behind."""
+    with open_store(url, create=False) as store:
+        articles = store.list_articles()
+    ids, per_article = [a.id for a in articles], min(a.revision_count for a in articles)
+    print(f"{url}: {len(ids)} articles, {sum(a.revision_count for a in articles)} revisions")
+    for name, line in time_lookups(url, ids, per_article, args.lookups).items():
+        print(f"{name:9s} {line}  ({args.lookups} random lookups)")
+
+
 def run(backend: str, url: str, args: argparse.Namespace) -> None:
     with open_store(url) as store:
         ids = [
@@ -263,7 +273,11 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=48, help="pre-generated content variants")
     parser.add_argument("--profile", action="store_true", help="cProfile writer 0 (to stderr)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--lookups-on", metavar="DB_URL", help="only time lookups on this DB")
     args = parser.parse_args()
+    if args.lookups_on:
+        lookups_only(args.lookups_on, args)
+        return
     if args.quick:
         args.articles, args.revisions, args.lookups = 200, 4000, 2000
     print(
@@ -274,13 +288,17 @@ def main() -> None:
         folder = Path(args.sqlite_dir or tempfile.mkdtemp(prefix="redline-bench-"))
         path = folder / "bench.sqlite"
         run("sqlite", f"sqlite:///{path}", args)
-        if not args.keep:
+        if args.keep:
+            print(f"sqlite: kept sqlite:///{path}")
+        else:
             for p in folder.glob("bench.sqlite*"):
                 p.unlink()
     if args.backend in ("postgres", "both"):
         url, schema = pg_schema_url(args.pg_url)
         try:
             run("postgres", url, args)
+            if args.keep:
+                print(f"postgres: kept {url}")
         finally:
             if not args.keep:
                 drop_schema(args.pg_url, schema)

@@ -87,9 +87,7 @@ def test_racing_writers_append_gapless_revisions(db_url: str, processes: int) ->
             assert change.old == previous.page.text
 
 
-def test_repeated_fetch_id_from_two_processes_is_recorded_once(
-    db_url: str, request: pytest.FixtureRequest
-) -> None:
+def test_repeated_fetch_id_from_two_processes_is_recorded_once(db_url: str) -> None:
     """Two workers retrying the same fetch: one revision; the other call is a duplicate."""
     with open_store(db_url) as store:
         article, _ = store.add_article("https://news.example/retry", NOW)

@@ -14,10 +14,11 @@ import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage import open_store
+from storage import StorageError, open_store
 from storage.codec import clean_optional, clean_text, content_hash
 from storage.model import (
     Change,
@@ -313,3 +314,25 @@ def test_hostile_change_notes_are_cleaned(store):
     change = Change("body", ChangeKind.CHANGED, ChangeClass.MINOR, notes=("a\x00b\ud800",))
     article_id = record_first(store, Page(headline="h"), (change,))
     assert store.revision(article_id, 1).changes[0].notes == ("ab\ufffd",)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="codec.to_utc: 0001-01-01 with a positive offset (or 9999-12-31 with a negative one) "
+    "has no UTC form; record() raises a bare OverflowError, not a StorageError",
+)
+@pytest.mark.parametrize(
+    "published",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))),  # a "null date" some sites emit
+        datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_a_date_with_no_utc_form_is_not_a_crash(store, published):
+    """Either stored (the lead decides how) or refused with a StorageError; never a bare error."""
+    try:
+        article_id = record_first(store, Page(headline="h", published=published))
+    except StorageError:
+        return
+    store.revision(article_id, 1)
