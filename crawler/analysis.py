@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from crawler.diff import compare
 from crawler.extract import ArticleMemory, SiteProfile, extract
+from crawler.extract.site import SiteMemory
 from storage.codec import content_hash
 from storage.model import Change, Page, PageKind
 
@@ -23,6 +24,7 @@ class Analysis:
     changes: tuple[Change, ...]  # against `previous`; empty when unchanged or not an article
     memory: str | None  # what extraction learnt, as JSON for the store
     reused: bool  # the fast re-check confirmed the article's region did not change
+    site: str | None = None  # what was learnt across the site's articles, when it changed
 
 
 def body_hash(body: bytes) -> str:
@@ -48,13 +50,25 @@ def analyse(
     memory: str | None,
     previous: Page | None,
     latest_hash: str | None,
+    site: str | None = None,
 ) -> Analysis:
+    """`site` is the site's memory as the store keeps it; `Analysis.site` is its new value when
+    this page taught extraction something about the site (else None: nothing to save)."""
+    known = SiteMemory.from_json(site) if site else SiteMemory()
     result = extract(
-        body, url, encoding=encoding, profile=profile, memory=_memory(memory), previous=previous
+        body,
+        url,
+        encoding=encoding,
+        profile=profile,
+        memory=_memory(memory),
+        previous=previous,
+        site=known,
     )
     page = result.page
     digest = content_hash(page)
     unchanged = digest == latest_hash or page.kind is PageKind.NOT_ARTICLE
     changes = () if unchanged else tuple(compare(previous, page))
     learnt = result.memory.to_json() if result.memory is not None else None
-    return Analysis(page, digest, changes, learnt, result.reused)
+    site_learnt = result.site.to_json() if result.site is not None else None
+    changed_site = site_learnt if site_learnt != known.to_json() else None
+    return Analysis(page, digest, changes, learnt, result.reused, changed_site)

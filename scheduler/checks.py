@@ -74,6 +74,7 @@ class ArticleChecker:
         self.executor = executor
         self.clock = clock
         self.outcomes: Counter[str] = Counter()
+        self._sites: dict[str, str | None] = {}
 
     async def check(self, fetched: Fetched) -> RecordResult:
         claim: Claim = fetched.job.claim
@@ -172,19 +173,32 @@ class ArticleChecker:
         previous = None
         if claim.latest_revision:
             previous = await asyncio.to_thread(self.store.latest_page, claim.article_id)
+        site = await self._site_memory(claim.site)
         work = dict(
             encoding=charset_of(fetched.headers),
             profile=profile_for(fetched.url or claim.url, self.profiles),
             memory=claim.memory,
             previous=previous,
             latest_hash=claim.latest_hash,
+            site=site,
         )
         if self.executor is None:
-            return analyse(fetched.body, fetched.url or claim.url, **work)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self.executor, _analyse_call, fetched.body, fetched.url or claim.url, work
-        )
+            analysis = analyse(fetched.body, fetched.url or claim.url, **work)
+        else:
+            loop = asyncio.get_running_loop()
+            analysis = await loop.run_in_executor(
+                self.executor, _analyse_call, fetched.body, fetched.url or claim.url, work
+            )
+        if analysis.site is not None:
+            self._sites[claim.site] = analysis.site
+            await asyncio.to_thread(self.store.save_site_memory, claim.site, analysis.site)
+        return analysis
+
+    async def _site_memory(self, site: str) -> str | None:
+        """Kept in this process once read; other workers' lessons arrive on the next start."""
+        if site not in self._sites:
+            self._sites[site] = await asyncio.to_thread(self.store.site_memory, site)
+        return self._sites[site]
 
     def _gone(self, base: dict[str, Any], claim: Claim, now: datetime, status: int) -> FetchResult:
         events = (*base.pop("events", ()), (EventKind.GONE, f"HTTP {status}"))

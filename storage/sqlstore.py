@@ -218,6 +218,20 @@ class SqlStore(ABC):
             )
         return None if row is None else codec.decode_page(row["page"])
 
+    def site_memory(self, site: str) -> str | None:
+        with self._tx() as tx:
+            row = tx.one("SELECT memory FROM site_memory WHERE site = ?", (site,))
+        return None if row is None else row["memory"]
+
+    def save_site_memory(self, site: str, memory: str) -> None:
+        """Last writer wins: site memory is a hint that only makes extraction better."""
+        with self._tx(write=True) as tx:
+            tx.execute(
+                "INSERT INTO site_memory (site, memory) VALUES (?, ?) "
+                "ON CONFLICT (site) DO UPDATE SET memory = excluded.memory",
+                (site, codec.clean_text(memory)),
+            )
+
     def queue_status(self, now: datetime) -> dict[str, Any]:
         """What `redline status` shows: due now, upcoming checks, errors by host."""
         with self._tx() as tx:

@@ -418,3 +418,12 @@ def test_a_lasting_state_is_one_event_not_one_per_check(store):
         EventKind.BACK,
         EventKind.UNAVAILABLE,
     ]
+
+
+def test_site_memory_is_kept_per_site(store):
+    assert store.site_memory("news.example") is None
+    store.save_site_memory("news.example", '{"furniture": ["a"]}')
+    store.save_site_memory("news.example", '{"furniture": ["a", "b"]}')
+    store.save_site_memory("other.example", "{}")
+    assert store.site_memory("news.example") == '{"furniture": ["a", "b"]}'
+    assert store.site_memory("other.example") == "{}"

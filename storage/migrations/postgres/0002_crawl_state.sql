@@ -9,3 +9,8 @@ CREATE INDEX articles_site ON articles (site);
 -- Gone articles are still checked (rarely), to notice when they come back.
 DROP INDEX articles_due;
 CREATE INDEX articles_due ON articles (next_check_at) WHERE status IN ('active', 'gone');
+-- What extraction learnt across one site's articles (opaque JSON, one row per site).
+CREATE TABLE site_memory (
+    site   TEXT PRIMARY KEY,
+    memory TEXT NOT NULL
+);
