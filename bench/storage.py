@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -223,6 +224,32 @@ def database_size(url: str) -> int:
     return int(row[0])
 
 
+def codec_costs(pool_size: int) -> None:
+    """CPU per revision of the codec steps `record` runs (best of 3, on the content pool)."""
+    from storage import codec
+
+    pool = ContentPool(pool_size)
+    samples = [pool.revision(a, 2) for a in range(pool_size)]
+    html = sum(len(h) for _, h in samples) / len(samples) / 1024
+    packed = sum(len(codec.compress(h)) for _, h in samples) / len(samples) / 1024
+    print(f"raw HTML avg {html:.0f} KiB, zstd-3 {packed:.0f} KiB")
+    steps = {
+        "compress raw HTML (zstd-3)": lambda p, h: codec.compress(h),
+        "encode_page (JSON + zstd)": lambda p, h: codec.encode_page(p),
+        "content_hash (one call)": lambda p, h: codec.content_hash(p),
+    }
+    for name, step in steps.items():
+        best = min(_timed(step, samples) for _ in range(3))
+        print(f"{name:28s} {best / len(samples) * 1000:6.3f} ms per revision")
+
+
+def _timed(step: Callable[[Page, bytes], object], samples: list[tuple[Page, bytes]]) -> float:
+    start = time.perf_counter()
+    for page, html in samples:
+        step(page, html)
+    return time.perf_counter() - start
+
+
 def lookups_only(url: str, args: argparse.Namespace) -> None:
     """Time lookups on a database an earlier `--keep` run left behind."""
     with open_store(url, create=False) as store:
@@ -274,7 +301,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile writer 0 (to stderr)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--lookups-on", metavar="DB_URL", help="only time lookups on this DB")
+    parser.add_argument("--costs", action="store_true", help="only time the codec steps")
     args = parser.parse_args()
+    if args.costs:
+        codec_costs(args.pool)
+        return
     if args.lookups_on:
         lookups_only(args.lookups_on, args)
         return
