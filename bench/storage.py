@@ -324,6 +324,8 @@ def main() -> None:
         else:
             for p in folder.glob("bench.sqlite*"):
                 p.unlink()
+            if not args.sqlite_dir:
+                folder.rmdir()
     if args.backend in ("postgres", "both"):
         url, schema = pg_schema_url(args.pg_url)
         try:
