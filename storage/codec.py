@@ -46,7 +46,10 @@ def format_time(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with microseconds: sorts as text, round-trips exactly."""
     if value is None:
         return None
-    return to_utc(value).isoformat(timespec="microseconds")  # years always four digits
+    try:
+        return to_utc(value).isoformat(timespec="microseconds")  # years always four digits
+    except OverflowError:  # 0001-01-01 east of UTC, a "null date" some sites emit: no such time
+        return None
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:

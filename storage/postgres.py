@@ -96,7 +96,6 @@ class PostgresStore(SqlStore):
             max_size=max_size,
             kwargs=kwargs,
             open=False,
-            check=ConnectionPool.check_connection,
             timeout=connect_timeout,
             reconnect_timeout=60,
             name="redline",

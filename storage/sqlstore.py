@@ -11,6 +11,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -58,6 +59,32 @@ _ARTICLE_COLUMNS = (
     "id, url, site, first_seen, status, is_live, source_id, next_check_at, last_checked_at, "
     "last_changed_at, revision_count, etag, last_modified, error_count, last_error"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A fetch's page hash, and its stored forms when a revision is expected: computed before
+    the transaction opens, so that a write lock is never held while compressing."""
+
+    page_hash: str | None = None
+    page_blob: bytes | None = None
+    raw_blob: bytes | None = None
+
+    @classmethod
+    def of(cls, result: FetchResult) -> _Encoded:
+        page = result.page
+        if page is None or page.kind is PageKind.NOT_ARTICLE:
+            return cls()
+        digest = codec.content_hash(page)
+        if result.changes or result.base_revision == 0:  # the caller expects a revision
+            return cls(digest).complete(result)
+        return cls(digest)
+
+    def complete(self, result: FetchResult) -> _Encoded:
+        if self.page_blob is not None or result.page is None:
+            return self
+        raw = codec.compress(result.raw_html) if result.raw_html is not None else None
+        return _Encoded(self.page_hash, codec.encode_page(result.page), raw)
 
 
 class Tx(ABC):
@@ -442,6 +469,7 @@ class SqlStore(ABC):
 
     # --- the write protocol ---------------------------------------------------------------------
     def record(self, result: FetchResult, compare: Compare | None = None) -> RecordResult:
+        encoded = _Encoded.of(result)  # CPU work before the transaction: locks are held briefly
         with self._tx(write=True) as tx:
             # Lock the article first: a concurrent repeat of this fetch then waits here, and
             # sees the first one's committed fetch row below instead of colliding with it.
@@ -457,7 +485,7 @@ class SqlStore(ABC):
             )
             if done is not None:
                 return RecordResult(Outcome(done["outcome"]), done["revision"], duplicate=True)
-            outcome, number = self._apply(tx, article, result, compare)
+            outcome, number = self._apply(tx, article, result, compare, encoded)
             tx.execute(
                 "INSERT INTO fetches (fetch_id, article_id, fetched_at, http_status, outcome, "
                 "revision, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -479,6 +507,7 @@ class SqlStore(ABC):
         article: Any,
         result: FetchResult,
         compare: Compare | None,
+        encoded: _Encoded,
     ) -> tuple[Outcome, int | None]:
         """Decide the outcome, append what it calls for, and move the article's schedule."""
         for kind, detail in result.events:
@@ -497,14 +526,14 @@ class SqlStore(ABC):
             outcome = Outcome.GONE
         elif page is None or page.kind is PageKind.NOT_ARTICLE:
             outcome = Outcome.UNAVAILABLE  # never a revision that wipes out the article's text
-        elif (page_hash := codec.content_hash(page)) == article["latest_hash"]:
+        elif (page_hash := encoded.page_hash) == article["latest_hash"]:
             outcome = Outcome.UNCHANGED
         elif (flip := self._flip(tx, article, result, page_hash))[1]:
             outcome = Outcome.UNCHANGED  # an older version served again: not (yet) a revision
         else:
-            number = self._append_revision(tx, article, result, compare)
+            number = self._append_revision(tx, article, result, compare, encoded)
             outcome = Outcome.NEW if number == 1 else Outcome.CHANGED
-        self._update_article(tx, article, result, outcome, number, flip)
+        self._update_article(tx, article, result, outcome, number, flip, encoded.page_hash)
         return outcome, number
 
     def _flip(
@@ -556,8 +585,9 @@ class SqlStore(ABC):
         article: Any,
         result: FetchResult,
         compare: Compare | None,
+        encoded: _Encoded,
     ) -> int:
-        assert result.page is not None
+        assert result.page is not None and encoded.page_hash is not None
         latest = article["revision_count"]
         changes = result.changes
         if result.base_revision != latest:
@@ -569,8 +599,7 @@ class SqlStore(ABC):
             old = self._load_page(tx, result.article_id, latest) if latest else None
             changes = tuple(compare(old, result.page))
         number = latest + 1
-        page_hash = codec.content_hash(result.page)
-        raw = codec.compress(result.raw_html) if result.raw_html is not None else None
+        encoded = encoded.complete(result)  # when the caller did not expect a new revision
         row = tx.one(
             "INSERT INTO revisions (article_id, number, fetched_at, content_hash, headline, "
             "summary, page, raw_html, fetch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -578,11 +607,11 @@ class SqlStore(ABC):
                 result.article_id,
                 number,
                 self._ts(result.fetched_at),
-                page_hash,
+                encoded.page_hash,
                 codec.clean_text(result.page.headline),
                 codec.summary_json(changes),
-                codec.encode_page(result.page),
-                raw,
+                encoded.page_blob,
+                encoded.raw_blob,
                 result.fetch_id,
             ),
         )
@@ -690,6 +719,7 @@ class SqlStore(ABC):
         outcome: Outcome,
         number: int | None,
         flip: tuple[str | None, int],
+        page_hash: str | None,
     ) -> None:
         error = codec.clean_optional(result.error)
         changed = number is not None
@@ -724,7 +754,7 @@ class SqlStore(ABC):
                 changed,
                 number,
                 changed,
-                codec.content_hash(result.page) if result.page is not None else None,
+                page_hash,
                 fresh,
                 result.etag,
                 fresh,
