@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from storage.model import Change, ChangeClass, ChangeKind, FeedItem, Page, PageK
 
 _HOSTILE = re.compile("[\x00\ud800-\udfff]")
 _ZSTD_LEVEL = 3
+_HTML_LEVEL = 1
+_local = threading.local()
 
 
 def clean_text(text: str) -> str:
@@ -116,14 +119,20 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+_SEEN = ("headline", "byline", "published", "updated", "body", "items")
+
+
 def content_hash(page: Page) -> str:
     """Hash of what a reader sees: headline, byline, dates, body and feed items.
 
     The extractor's name and version, the language and the canonical URL are deliberately left
     out: upgrading the extractor must not, by itself, look like an edit to every article.
     """
-    data = page_to_dict(page)
-    seen = {k: data[k] for k in ("headline", "byline", "published", "updated", "body", "items")}
+    return _hash_of(page_to_dict(page))
+
+
+def _hash_of(data: dict[str, Any]) -> str:
+    seen = {k: data[k] for k in _SEEN}
     return hashlib.blake2b(_dumps(seen).encode(), digest_size=16).hexdigest()
 
 
@@ -131,12 +140,28 @@ def encode_page(page: Page) -> bytes:
     return compress(_dumps(page_to_dict(page)).encode())
 
 
+def hash_and_encode(page: Page) -> tuple[str, bytes]:
+    """`content_hash` and `encode_page` together, building the canonical form once."""
+    data = page_to_dict(page)
+    return _hash_of(data), compress(_dumps(data).encode())
+
+
 def decode_page(blob: bytes) -> Page:
     return page_from_dict(json.loads(decompress(blob)))
 
 
-def compress(data: bytes) -> bytes:
-    return zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(data)
+def compress(data: bytes, level: int = _ZSTD_LEVEL) -> bytes:
+    """zstd, with one compressor per thread and level (creating one costs more than a page)."""
+    compressors = _local.__dict__.setdefault("compressors", {})
+    if level not in compressors:
+        compressors[level] = zstandard.ZstdCompressor(level=level)
+    return compressors[level].compress(data)
+
+
+def compress_html(data: bytes) -> bytes:
+    """Raw HTML is large and read rarely: the fastest level (zstd-1 is about a third faster
+    than zstd-3 on these pages, for files about a tenth larger)."""
+    return compress(data, _HTML_LEVEL)
 
 
 def decompress(blob: bytes) -> bytes:

@@ -75,16 +75,19 @@ class _Encoded:
         page = result.page
         if page is None or page.kind is PageKind.NOT_ARTICLE:
             return cls()
-        digest = codec.content_hash(page)
         if result.changes or result.base_revision == 0:  # the caller expects a revision
-            return cls(digest).complete(result)
-        return cls(digest)
+            digest, blob = codec.hash_and_encode(page)
+            return cls(digest, blob, _raw(result))
+        return cls(codec.content_hash(page))
 
     def complete(self, result: FetchResult) -> _Encoded:
         if self.page_blob is not None or result.page is None:
             return self
-        raw = codec.compress(result.raw_html) if result.raw_html is not None else None
-        return _Encoded(self.page_hash, codec.encode_page(result.page), raw)
+        return _Encoded(self.page_hash, codec.encode_page(result.page), _raw(result))
+
+
+def _raw(result: FetchResult) -> bytes | None:
+    return None if result.raw_html is None else codec.compress_html(result.raw_html)
 
 
 class Tx(ABC):
