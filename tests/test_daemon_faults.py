@@ -488,3 +488,23 @@ def test_a_name_resolving_to_a_private_address_is_recorded_as_blocked_ssrf(db_ur
         assert {u: reason_of(a) for u, a in seen.items()} == dict.fromkeys(
             [hop, target], "blocked_ssrf"
         )
+
+
+def test_sigterm_during_a_hanging_fetch_exits_0_and_leaves_no_lease(db_url, tmp_path):
+    config = write_config(tmp_path / "redline.toml", timeout=5.0)
+    with NewsSite(articles=4) as site, workers_cleanup([]) as running:
+        urls = [site.article_url(a.slug) for a in site.articles]
+        stuck = site.articles[0].path
+        site.misbehave(stuck, Fault.hang())
+        track(db_url, urls)
+        worker = start_worker(db_url, config, tmp_path / "w.log")
+        running.append(worker)
+        wait_until(
+            lambda: sum(revision_counts(db_url, urls).values()) == 3 and site.requests_to(stuck),
+            60,
+            "the other articles to be recorded while one fetch hangs",
+        )
+        assert worker.stop(timeout=30) == 0, worker.text()[-3000:]  # bounded by the timeout
+    assert sql(db_url, "SELECT url FROM articles WHERE lease_owner IS NOT NULL") == []
+    stuck_article = articles(db_url, [urls[0]])[urls[0]]
+    assert reason_of(stuck_article) in (None, "timeout")  # given back, or recorded as timeout
