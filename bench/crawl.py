@@ -1,0 +1,327 @@
+"""Article checks per second for one full `redline check --all` pass, on SQLite and PostgreSQL.
+
+    python bench/crawl.py --quick                   # 300 articles, one round, SQLite only
+    python bench/crawl.py                           # 2,000 articles, 3 rounds, both backends
+    python bench/crawl.py --crawl autothrottle=false --crawl per_host=16   # [crawl] settings
+    python bench/crawl.py --workers 2 --no-pin      # the default process pool, both cores
+    python bench/crawl.py --urlwatch /tmp/urlwatch-venv/bin/urlwatch   # and urlwatch beside it
+    python bench/crawl.py --profile prof.out        # cProfile of one noise pass (--workers 0)
+
+The local news site (tests.newsite.NewsSite, in this process's threads, pinned to core 0) serves
+the real pages of ../shared/corpus/extraction/ under `--articles` URLs. Each round times three
+passes of `redline check --all --json --workers 0` (pinned to core 1 unless --no-pin):
+
+  (a) not modified: every article answers 304 to the stored validators;
+  (b) noise: every article answers 200 and only per-request noise (ads, tokens, "N minutes ago")
+      changed, so the pass must record no revision;
+  (c) edits: noise as in (b), and 10% of the articles really edited: a sentence appended to a
+      paragraph that the corpus's ground truth marks as article text, so the pass must record
+      exactly one new revision for each of them and none for the others.
+
+Checks per second = articles / wall time of the pass, start-up included; "steady" subtracts the
+start-up cost (a one-article pass). CPU seconds per check = user + sys of the redline process
+and the children it waited for (resource.getrusage(RUSAGE_CHILDREN)); with --workers 2 the
+pool's processes are children of multiprocessing's forkserver and are NOT counted, so the CPU
+column is only complete with --workers 0. Medians over --rounds rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from storage import open_store  # noqa: E402
+from tests.newsite import NewsSite  # noqa: E402
+from tests.newsite.content import WORDS  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "extraction" / "html"
+PARAGRAPH = re.compile(rb"<p(?:\s[^>]*)?>(?:(?!<p[\s>]).)*?</p>", re.S)
+PG_URL = os.environ.get("REDLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+# --- the site ---------------------------------------------------------------------------------
+@contextmanager
+def news_site(articles: int, corpus: Path, pin: bool) -> Iterator[NewsSite]:
+    """The site in this process's threads (this process only waits on `redline check`), so
+    that the bench can edit the article text itself: see `edit_bodies`."""
+    if pin:
+        os.sched_setaffinity(0, {0})
+    with NewsSite(articles=articles, live_items=0, corpus=corpus) as site:
+        yield site
+
+
+def body_paragraph_end(raw: bytes, body: str) -> int | None:
+    """Where a paragraph from the middle of the ground-truth article body ends in `raw`
+    (the middle: first paragraphs are often a standfirst that pages repeat elsewhere)."""
+    wanted = " ".join(body.split())
+    ends = []
+    for match in PARAGRAPH.finditer(raw):
+        tagged = match.group().decode("utf-8", "replace")
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", tagged)).split())
+        if len(text) >= 80 and text in wanted:
+            ends.append(match.end() - len(b"</p>"))
+    return ends[len(ends) // 2] if ends else None
+
+
+class BodyEditor:
+    """Real edits: a sentence appended to the first paragraph of the article text that the
+    corpus's ground truth marks as the body. (The site's /_control/edit appends to the first
+    </p> of the page, which on most corpus pages is navigation or a teaser, not the story.)"""
+
+    def __init__(self, site: NewsSite, corpus: Path) -> None:
+        truth = json.loads((corpus.parent / "ground-truth.json").read_text())
+        names = sorted(p.name for p in corpus.iterdir() if p.name.endswith((".html", ".html.gz")))
+        bodies = [truth[n.split(".")[0]]["articleBody"] for n in names]
+        self.site = site
+        self.body = {
+            a.slug: bodies[int(a.slug.rsplit("-", 1)[1]) % len(bodies)] for a in site.articles
+        }
+
+    def edit(self, fraction: float, seed: int) -> list[str]:
+        rng = random.Random(seed)
+        editable = [a for a in self.site.articles if self._end(a.slug) is not None]
+        chosen = rng.sample(editable, round(fraction * len(self.site.articles)))
+        sentence = f" Correction {seed}: an earlier version misstated the {{}} figures.".format
+        for article in chosen:
+            raw = self.site.article(article.slug).raw_html or b""
+            end = self._end(article.slug)
+            assert end is not None
+            words = sentence(rng.choice(WORDS)).encode()
+            self.site.edit(article.slug, raw_html=raw[:end] + words + raw[end:])
+        return [self.site.article_url(a.slug) for a in chosen]
+
+    def _end(self, slug: str) -> int | None:
+        return body_paragraph_end(self.site.article(slug).raw_html or b"", self.body[slug])
+
+
+# --- the database -----------------------------------------------------------------------------
+@contextmanager
+def database(backend: str, directory: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / f'bench-{uuid.uuid4().hex[:6]}.sqlite'}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def track(db_url: str, urls: list[str]) -> None:
+    store = open_store(db_url)
+    try:
+        now = datetime.now(UTC)
+        for url in urls:
+            store.add_article(url, now)
+    finally:
+        store.close()
+
+
+def revision_counts(db_url: str, urls: list[str]) -> dict[str, int]:
+    store = open_store(db_url)
+    try:
+        return {u: store.get_article(u).revision_count for u in urls}
+    finally:
+        store.close()
+
+
+# --- one pass ---------------------------------------------------------------------------------
+@dataclass
+class Pass:
+    seconds: float
+    cpu: float
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def check_pass(db_url: str, args: argparse.Namespace, *targets: str) -> Pass:
+    env = {
+        **os.environ,
+        "REDLINE_DATABASE_URL": db_url,
+        "REDLINE_CONFIG": str(args.config),
+        "REDLINE_ALLOW_PRIVATE_NETWORKS": "1",
+    }
+    command = [sys.executable, "-m", "redline", "check", *(targets or ["--all"]), "--json"]
+    command += ["--workers", str(args.workers)]
+    if args.profile_to:
+        command = [sys.executable, "-m", "cProfile", "-o", args.profile_to, *command[1:]]
+    if args.pin:
+        command = ["taskset", "-c", "1", *command]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"redline check failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Pass(seconds, cpu, json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+# --- the rounds -------------------------------------------------------------------------------
+def run_backend(backend: str, site: NewsSite, editor: BodyEditor, args: argparse.Namespace) -> dict:
+    urls = [site.article_url(a.slug) for a in site.articles]
+    results: dict[str, list[Pass]] = {"a_not_modified": [], "b_noise": [], "c_edits": []}
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, database(backend, Path(tmp)) as db_url:
+        track(db_url, urls)
+        site.set_noise(False)
+        initial = check_pass(db_url, args)
+        startup = min(
+            (check_pass(db_url, args, urls[0]) for _ in range(3)), key=lambda p: p.seconds
+        )
+        for round_number in range(args.rounds):
+            site.set_noise(False)
+            check_pass(db_url, args)  # takes in the validators of the noise-free pages
+            results["a_not_modified"].append(a := check_pass(db_url, args))
+            if a.outcomes != {"not_modified": len(urls)}:
+                problems.append(f"(a) round {round_number}: {a.outcomes}")
+            site.set_noise(True)
+            results["b_noise"].append(b := check_pass(db_url, args))
+            if b.outcomes.get("changed") or b.outcomes.get("new") or b.outcomes.get("error"):
+                problems.append(f"(b) round {round_number}: noise recorded: {b.outcomes}")
+            edited = editor.edit(0.1, seed=round_number + 1)
+            before = revision_counts(db_url, edited)
+            results["c_edits"].append(c := check_pass(db_url, args))
+            after = revision_counts(db_url, edited)
+            missed = [u for u in edited if after[u] != before[u] + 1]
+            if missed or c.outcomes.get("changed") != len(edited):
+                problems.append(
+                    f"(c) round {round_number}: {len(edited)} edited, {c.outcomes}, "
+                    f"{len(missed)} edits without exactly one new revision: {missed[:3]}"
+                )
+    return summarise(backend, len(urls), initial, startup, results, problems)
+
+
+def summarise(
+    backend: str,
+    count: int,
+    initial: Pass,
+    startup: Pass,
+    results: dict[str, list[Pass]],
+    problems: list[str],
+) -> dict:
+    rows = {"initial": _row(count, [initial], startup)}
+    rows |= {name: _row(count, passes, startup) for name, passes in results.items()}
+    return {"backend": backend, "startup_seconds": round(startup.seconds, 2),
+            "startup_cpu_seconds": round(startup.cpu, 2), "passes": rows,
+            "problems": problems}  # fmt: skip
+
+
+def _row(count: int, passes: list[Pass], startup: Pass) -> dict:
+    seconds = statistics.median(p.seconds for p in passes)
+    cpu = statistics.median(p.cpu for p in passes)
+    return {
+        "checks_per_s": round(count / seconds, 1),
+        "steady_checks_per_s": round(count / max(seconds - startup.seconds, 1e-3), 1),
+        "cpu_ms_per_check": round(1000 * cpu / count, 2),
+        "steady_cpu_ms_per_check": round(1000 * max(cpu - startup.cpu, 0) / count, 2),
+        "seconds": [round(p.seconds, 2) for p in passes],
+        "outcomes": passes[-1].outcomes,
+    }
+
+
+# --- urlwatch, side by side -------------------------------------------------------------------
+def run_urlwatch(urlwatch: str, site: NewsSite, urls: list[str], rounds: int) -> dict:
+    """urlwatch 2.29 with its html2text filter over the same URLs, noise on: it reports every
+    noisy page as changed. Times a full run after a first run that fills its cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        jobs = "\n---\n".join(f"url: {u}\nfilter:\n  - html2text" for u in urls)
+        (folder / "urls.yaml").write_text(jobs + "\n")
+        config = {"display": {"new": True, "error": True, "unchanged": False},
+                  "report": {"text": {"details": False}, "stdout": {"enabled": True}}}  # fmt: skip
+        (folder / "urlwatch.yaml").write_text(json.dumps(config))
+        command = [urlwatch, "--urls", str(folder / "urls.yaml"), "--config",
+                   str(folder / "urlwatch.yaml"), "--cache", str(folder / "cache.db")]  # fmt: skip
+        site.set_noise(True)
+        subprocess.run(command, capture_output=True, text=True, check=False)
+        times, changed = [], []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            times.append(time.perf_counter() - started)
+            changed.append(done.stdout.count("CHANGED: "))
+    seconds = statistics.median(times)
+    return {"checks_per_s": round(len(urls) / seconds, 1), "seconds": [round(t, 2) for t in times],
+            "reported_changed": changed}  # fmt: skip
+
+
+# --- main -------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--workers", type=int, default=0, help="redline check --workers")
+    parser.add_argument("--no-pin", dest="pin", action="store_false")
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--crawl", action="append", default=[], metavar="KEY=VALUE",
+                        help="a [crawl] setting, e.g. per_host=16 autothrottle=false")  # fmt: skip
+    parser.add_argument("--urlwatch", help="path of a urlwatch 2.29 executable")
+    parser.add_argument("--profile", dest="profile_to", help="cProfile one noise pass to FILE")
+    parser.add_argument("--quick", action="store_true", help="300 articles, 1 round, SQLite")
+    parser.add_argument("--json", dest="json_to", type=Path, help="also write results here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.articles, args.rounds, args.backend = 300, 1, "sqlite"
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    report: dict = {"articles": args.articles, "workers": args.workers, "pinned": args.pin,
+                    "crawl": args.crawl, "backends": []}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        args.config = Path(tmp) / "redline.toml"
+        args.config.write_text("[crawl]\n" + "".join(f"{kv}\n" for kv in args.crawl))
+        with news_site(args.articles, args.corpus, args.pin) as site:
+            urls = [site.article_url(a.slug) for a in site.articles]
+            editor = BodyEditor(site, args.corpus)
+            if args.profile_to:
+                report["profile"] = profile_noise_pass(site, urls, args)
+            else:
+                for backend in backends:
+                    report["backends"].append(run_backend(backend, site, editor, args))
+                    print(json.dumps(report["backends"][-1], indent=1), flush=True)
+            if args.urlwatch:
+                report["urlwatch"] = run_urlwatch(args.urlwatch, site, urls, args.rounds)
+                print(json.dumps(report["urlwatch"]), flush=True)
+    if args.json_to:
+        args.json_to.write_text(json.dumps(report, indent=1))
+    return 1 if any(b["problems"] for b in report["backends"]) else 0
+
+
+def profile_noise_pass(site: NewsSite, urls: list[str], args: argparse.Namespace) -> str:
+    """Fill a SQLite database, then profile one (b) pass: where does a noisy check go?"""
+    out, args.profile_to = args.profile_to, None
+    with tempfile.TemporaryDirectory() as tmp, database("sqlite", Path(tmp)) as db_url:
+        track(db_url, urls)
+        site.set_noise(True)
+        check_pass(db_url, args)
+        args.profile_to = out
+        done = check_pass(db_url, args)
+    return f"{out}: {done.outcomes} in {done.seconds:.1f} s"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
