@@ -1,0 +1,21 @@
+"""The `Store` logic shared by both SQL backends: every query lives here, written once.
+
+Queries use `?` placeholders; the PostgreSQL backend rewrites them. A backend supplies a
+transaction (`_tx`), the conversion of times to and from its column type, and two locking
+clauses. Nothing in this module knows which database it talks to.
+"""
+
+from __future__ import annotations
+
+from storage.sqlstore.base import Tx, site_of, validate_url
+from storage.sqlstore.catalog import Catalog
+from storage.sqlstore.history import History
+from storage.sqlstore.leases import Leases
+from storage.sqlstore.writes import Writes
+
+
+class SqlStore(Catalog, Leases, Writes, History):
+    """Everything a Store does, over a backend-supplied transaction."""
+
+
+__all__ = ["SqlStore", "Tx", "site_of", "validate_url"]

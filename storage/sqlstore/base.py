@@ -1,0 +1,100 @@
+"""The shared SQL store: the transaction interface each backend provides, constants, and
+the hooks a backend fills in."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from storage.errors import InvalidInput
+from storage.model import (
+    EventKind,
+)
+
+_BATCH = 200
+RECENT = timedelta(days=7)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EVENT_ALERTS = {
+    EventKind.GONE: "article_removed",
+    EventKind.MOVED: "article_moved",
+    EventKind.BACK: "article_back",
+}
+_CLAIM_COLUMNS = (
+    "id, url, site, next_check_at, etag, last_modified, revision_count, latest_hash, is_live,"
+    " first_seen, last_changed_at, raw_hash, memory, missing_count, status, error_count"
+)
+_STATE_EVENTS = frozenset({EventKind.GONE, EventKind.UNAVAILABLE})
+_ARTICLE_COLUMNS = (
+    "id, url, site, first_seen, status, is_live, source_id, next_check_at, last_checked_at, "
+    "last_changed_at, revision_count, etag, last_modified, error_count, last_error"
+)
+
+
+class Tx(ABC):
+    """One open transaction: the only way the shared logic touches a connection."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.execute(sql, params).fetchall()
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+def validate_url(url: str) -> str:
+    """Only absolute http(s) URLs without control characters can be tracked."""
+    if any(ord(c) < 0x21 or c == "\x7f" for c in url):
+        raise InvalidInput(f"not a URL (contains whitespace or control characters): {url!r}")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"only http and https URLs can be tracked, not {url!r}")
+    return url
+
+
+def site_of(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+class SqlBase(ABC):
+    """Everything a Store does, over a backend-supplied transaction."""
+
+    url: str
+    FOR_UPDATE: ClassVar[str] = ""
+    SKIP_LOCKED: ClassVar[str] = ""
+
+    # --- backend hooks --------------------------------------------------------------------------
+    @abstractmethod
+    def _tx(self, write: bool = False) -> AbstractContextManager[Tx]: ...
+
+    @abstractmethod
+    def _ts(self, value: datetime | None) -> Any:
+        """A time as the backend stores it."""
+
+    @abstractmethod
+    def _dt(self, value: Any) -> datetime | None:
+        """A stored time back as an aware UTC datetime."""
+
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def upgrade(self) -> list[int]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> SqlBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
