@@ -473,16 +473,7 @@ def test_a_name_resolving_to_a_private_address_is_recorded_as_blocked_ssrf(db_ur
         public.misbehave(public.articles[0].path, Fault.redirect(target))
         hop = public.article_url(public.articles[0].slug)
         track(db_url, [hop, target])
-        env = {**os.environ, "REDLINE_DATABASE_URL": db_url, "REDLINE_CONFIG": str(config)}
-        env["REDLINE_TEST_PUBLIC_IPS"] = ",".join(PUBLIC)
-        env.pop("REDLINE_ALLOW_PRIVATE_NETWORKS", None)
-        subprocess.run(
-            [sys.executable, "-c", WRAPPER, "check", "--all", "--json", "--workers", "0"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            timeout=120,
-        )
+        check_once(db_url, config)
         assert private.requests == []  # the guard itself held
         seen = articles(db_url, [hop, target])
         assert {u: reason_of(a) for u, a in seen.items()} == dict.fromkeys(
@@ -508,3 +499,31 @@ def test_sigterm_during_a_hanging_fetch_exits_0_and_leaves_no_lease(db_url, tmp_
     assert sql(db_url, "SELECT url FROM articles WHERE lease_owner IS NOT NULL") == []
     stuck_article = articles(db_url, [urls[0]])[urls[0]]
     assert reason_of(stuck_article) in (None, "timeout")  # given back, or recorded as timeout
+
+
+def check_once(db_url: str, config: Path) -> subprocess.CompletedProcess[bytes]:
+    """`redline check --all` through the wrapper, with PUBLIC counted as public."""
+    env = {**os.environ, "REDLINE_DATABASE_URL": db_url, "REDLINE_CONFIG": str(config)}
+    env["REDLINE_TEST_PUBLIC_IPS"] = ",".join(PUBLIC)
+    env.pop("REDLINE_ALLOW_PRIVATE_NETWORKS", None)
+    command = [sys.executable, "-c", WRAPPER, "check", "--all", "--json", "--workers", "0"]
+    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, timeout=120)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a redirect to file:// or ftp:// is not followed (safe), but it is recorded as "
+    "'http_error: Ignoring non-200 response': Scrapy's RedirectMiddleware passes a 3xx to an "
+    "unsupported scheme through unchanged and HttpErrorMiddleware drops it; the reason should "
+    "be unsupported_scheme (crawler.errors.Reason.UNSUPPORTED_SCHEME)",
+)
+def test_a_redirect_to_another_scheme_is_recorded_as_unsupported_scheme(db_url, tmp_path):
+    config = write_config(tmp_path / "redline.toml", private=False)
+    with NewsSite(articles=2, host=PUBLIC[0]) as site:
+        site.misbehave(site.articles[0].path, Fault.redirect("file:///etc/passwd"))
+        site.misbehave(site.articles[1].path, Fault.redirect("ftp://127.0.0.1/x"))
+        urls = [site.article_url(a.slug) for a in site.articles]
+        track(db_url, urls)
+        check_once(db_url, config)
+    seen = articles(db_url, urls)
+    assert {u: reason_of(a) for u, a in seen.items()} == dict.fromkeys(urls, "unsupported_scheme")
