@@ -292,6 +292,23 @@ def fault_cases(private_url: str) -> dict[str, tuple[Fault, str]]:
             Fault.redirect(private_url.replace("127.0.0.1", "localhost")),
             "blocked_ssrf",
         ),
+        "redirect-to-hex-ip": (
+            Fault.redirect(private_url.replace("127.0.0.1", "0x7f000001")),
+            "blocked_ssrf",
+        ),
+        "redirect-to-decimal-ip": (
+            Fault.redirect(private_url.replace("127.0.0.1", "2130706433")),
+            "blocked_ssrf",
+        ),
+        "redirect-to-mapped-ipv6": (
+            Fault.redirect(private_url.replace("127.0.0.1", "[::ffff:127.0.0.1]")),
+            "blocked_ssrf",
+        ),
+        "redirect-to-ipv6-loopback": (
+            Fault.redirect(private_url.replace("127.0.0.1", "[::1]")),
+            "blocked_ssrf",
+        ),
+        "redirect-307-to-private-ip": (Fault.redirect(private_url, status=307), "blocked_ssrf"),
         "giant": (Fault.giant(3 * MiB), "too_large"),
         "giant-no-length": (Fault.giant(3 * MiB, content_length=False), "too_large"),
         "gzip-bomb": (Fault.bomb("gzip"), "too_large"),
