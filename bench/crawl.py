@@ -245,7 +245,7 @@ def _row(count: int, passes: list[Pass], startup: Pass) -> dict:
 
 
 # --- urlwatch, side by side -------------------------------------------------------------------
-def run_urlwatch(urlwatch: str, site: NewsSite, urls: list[str], rounds: int) -> dict:
+def run_urlwatch(urlwatch: str, site: NewsSite, urls: list[str], rounds: int, pin: bool) -> dict:
     """urlwatch 2.29 with its html2text filter over the same URLs, noise on: it reports every
     noisy page as changed. Times a full run after a first run that fills its cache."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,6 +257,8 @@ def run_urlwatch(urlwatch: str, site: NewsSite, urls: list[str], rounds: int) ->
         (folder / "urlwatch.yaml").write_text(json.dumps(config))
         command = [urlwatch, "--urls", str(folder / "urls.yaml"), "--config",
                    str(folder / "urlwatch.yaml"), "--cache", str(folder / "cache.db")]  # fmt: skip
+        if pin:  # the core redline runs on; the site keeps core 0
+            command = ["taskset", "-c", "1", *command]
         site.set_noise(True)
         subprocess.run(command, capture_output=True, text=True, check=False)
         times, changed = [], []
@@ -275,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both", "none"], default="both")
     parser.add_argument("--workers", type=int, default=0, help="redline check --workers")
     parser.add_argument("--no-pin", dest="pin", action="store_false")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
@@ -288,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.articles, args.rounds, args.backend = 300, 1, "sqlite"
-    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    backends = {"both": ["sqlite", "postgres"], "none": []}.get(args.backend, [args.backend])
     report: dict = {"articles": args.articles, "workers": args.workers, "pinned": args.pin,
                     "crawl": args.crawl, "backends": []}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -304,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                     report["backends"].append(run_backend(backend, site, editor, args))
                     print(json.dumps(report["backends"][-1], indent=1), flush=True)
             if args.urlwatch:
-                report["urlwatch"] = run_urlwatch(args.urlwatch, site, urls, args.rounds)
+                report["urlwatch"] = run_urlwatch(args.urlwatch, site, urls, args.rounds, args.pin)
                 print(json.dumps(report["urlwatch"]), flush=True)
     if args.json_to:
         args.json_to.write_text(json.dumps(report, indent=1))
