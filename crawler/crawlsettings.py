@@ -66,6 +66,10 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
             "crawler.middlewares.EgressGuardMiddleware": 50,
             "crawler.middlewares.HostBackoffMiddleware": 60,
         },
+        "EXTENSIONS": {
+            "scrapy.extensions.throttle.AutoThrottle": None,
+            "crawler.middlewares.RevalidationThrottle": 0,
+        },
         "REDLINE_CRAWL": cs,
         "LOG_LEVEL": cs.log_level,
         "LOG_ENABLED": True,

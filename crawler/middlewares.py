@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
@@ -51,6 +53,18 @@ class EgressGuardMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Any) -> EgressGuardMiddleware:
         return cls(_settings(crawler))
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """A redirect to a URL we would never fetch (file:, ftp:...) is refused here, with its
+        reason, before Scrapy's redirect middleware quietly drops it."""
+        location = response.headers.get(b"Location")
+        if 300 <= response.status < 400 and location:
+            target = urljoin(request.url, location.decode("latin-1"))
+            try:
+                check_url(target, allow_private=self.allow_private)
+            except BlockedURL as exc:
+                raise refuse(request, exc.reason, f"{exc} (redirect hop)") from exc
+        return response
 
     def process_request(self, request: Request) -> None:
         try:
@@ -198,3 +212,17 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         if slot is not None:
             slot.delay = max(slot.delay, delay)
         log.info("robots.txt of %s asks for a %.1f s crawl delay", netloc, delay)
+
+
+class RevalidationThrottle(AutoThrottle):
+    """AutoThrottle that lets a 304 lower the delay like a 200 does.
+
+    Scrapy ignores the latency of non-200 answers when it would shorten the delay (error pages
+    are small and fast); a 304 is the healthy answer of a re-check, and without this a pass of
+    re-checks never leaves the start delay.
+    """
+
+    def _adjust_delay(self, slot: Any, latency: float, response: Response) -> None:
+        if response.status == 304:
+            response = response.replace(status=200)
+        super()._adjust_delay(slot, latency, response)

@@ -69,8 +69,10 @@ def _minutes(value: Any, where: str) -> timedelta:
 
 
 @contextmanager
-def single_writer(database_url: str) -> Iterator[None]:
-    """SQLite has one writing daemon: a second `redline run` on the same file is refused."""
+def single_writer(database_url: str, store: Any = None) -> Iterator[None]:
+    """SQLite has one writing daemon: a second `redline run` on the same file is refused.
+    Holding the lock, every lease found is a dead writer's: they are given back at once
+    instead of after their expiry."""
     if database_url.startswith(("postgresql://", "postgres://")):
         yield
         return
@@ -84,6 +86,8 @@ def single_writer(database_url: str) -> Iterator[None]:
                 f"another `redline run` is already using {path}; SQLite has one writer. "
                 "Stop it first, or use PostgreSQL to run several workers."
             ) from None
+        if store is not None:
+            store.release_all()
         yield
 
 

@@ -87,6 +87,8 @@ class Daemon:
         self.fetched = 0
         self._stopping = False
         self._stopped: asyncio.Event | None = None
+        self._refilling: asyncio.Future[None] | None = None
+        self._feeding = asyncio.Lock()
         self.runner: Any = None
         self.scheduler: Any = None
         self.executor: Executor | None = None
@@ -105,7 +107,10 @@ class Daemon:
         crawler = self.runner.create_crawler(ArticleSpider)
         task = self.runner.crawl(crawler, queue=self.queue, handle=self.handle)
         task.add_done_callback(self._crawl_ended)
-        self.scheduler = AsyncIOScheduler(event_loop=loop)
+        # A busy loop must not make APScheduler skip a run ("missed by 1 s"): run it late.
+        self.scheduler = AsyncIOScheduler(
+            event_loop=loop, job_defaults={"misfire_grace_time": None, "coalesce": True}
+        )
         now = datetime.now(UTC)
         self.scheduler.add_job(
             self.feed,
@@ -165,23 +170,34 @@ class Daemon:
 
     # --- jobs -------------------------------------------------------------------------------
     async def feed(self) -> None:
-        """Lease due articles into the queue, as many as it has room for."""
-        if self._stopping:
-            return
-        room = self.queue.maxsize - self.queue.qsize()
-        if room <= 0:
-            return
-        now = self.clock()
-        try:
-            claims = await asyncio.to_thread(self._claim, now, room)
-        except StorageError as exc:
-            log.warning("cannot lease due articles: %s (retrying)", exc)
-            return
+        """Lease due articles into the queue, as many as it has room for (one feed at a time:
+        the tick and a refill must not both count the same room)."""
+        async with self._feeding:
+            if self._stopping:
+                return
+            room = self.queue.maxsize - self.queue.qsize()
+            if room <= 0:
+                return
+            try:
+                claims = await asyncio.to_thread(self._claim, self.clock(), room)
+            except StorageError as exc:
+                log.warning("cannot lease due articles: %s (retrying)", exc)
+                return
+            self._enqueue(claims)
+
+    def _enqueue(self, claims: list[Claim]) -> None:
         for claim in claims:
             self.outstanding.add(claim.article_id)
             self.queue.put_nowait(
                 FetchJob(claim.url, claim=claim, headers=conditional_headers(claim))
             )
+
+    def _refill(self) -> None:
+        """Top the queue up as it drains, not only at the next tick: a busy crawler would
+        otherwise idle between ticks."""
+        idle = self._refilling is None or self._refilling.done()
+        if idle and self.queue.qsize() < self.queue.maxsize // 2 and not self._stopping:
+            self._refilling = asyncio.ensure_future(self.feed())
 
     def _claim(self, now: datetime, room: int) -> list[Claim]:
         lease = self.settings.lease_seconds
@@ -215,6 +231,7 @@ class Daemon:
         finally:
             self.outstanding.discard(job.claim.article_id)
             self.fetched += 1
+            self._refill()
             if self.on_progress is not None:
                 self.on_progress(fetched, recorded)
             if self.targets is not None and not self.targets and not self.outstanding:

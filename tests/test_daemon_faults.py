@@ -527,13 +527,6 @@ def check_once(db_url: str, config: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(command, env=env, cwd=REPO, capture_output=True, timeout=120)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a redirect to file:// or ftp:// is not followed (safe), but it is recorded as "
-    "'http_error: Ignoring non-200 response': Scrapy's RedirectMiddleware passes a 3xx to an "
-    "unsupported scheme through unchanged and HttpErrorMiddleware drops it; the reason should "
-    "be unsupported_scheme (crawler.errors.Reason.UNSUPPORTED_SCHEME)",
-)
 def test_a_redirect_to_another_scheme_is_recorded_as_unsupported_scheme(db_url, tmp_path):
     config = write_config(tmp_path / "redline.toml", private=False)
     with NewsSite(articles=2, host=PUBLIC[0]) as site:

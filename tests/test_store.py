@@ -427,3 +427,13 @@ def test_site_memory_is_kept_per_site(store):
     store.save_site_memory("other.example", "{}")
     assert store.site_memory("news.example") == '{"furniture": ["a", "b"]}'
     assert store.site_memory("other.example") == "{}"
+
+
+def test_release_all_gives_back_every_lease(store):
+    a, _ = store.add_article(URL, NOW)
+    store.add_source("https://news.example/rss", SourceKind.FEED, 600, NOW)
+    store.claim_due(NOW, "dead-worker", limit=5, lease_seconds=300)
+    store.claim_due_sources(NOW, "dead-worker", limit=5, lease_seconds=300)
+    assert store.release_all() == 1
+    assert [c.article_id for c in store.claim_due(NOW, "w", limit=5, lease_seconds=60)] == [a.id]
+    assert len(store.claim_due_sources(NOW, "w", limit=5, lease_seconds=60)) == 1

@@ -46,7 +46,7 @@ def run_command(app: App, workers: int, verbose: bool) -> None:
     from scheduler.daemon import run_daemon
 
     store = app.store()
-    with service.single_writer(app.config.database_url):
+    with service.single_writer(app.config.database_url, store):
         build = service.build_daemon(app.config, store, workers=workers)
         code = run_daemon(build, allow_private=app.config.allow_private_networks)
     sys.exit(code)
@@ -92,7 +92,7 @@ def check_command(
         click.echo("nothing to check")
         return
     progress = _Progress(len(ids), enabled=sys.stderr.isatty() and not as_json)
-    with service.single_writer(app.config.database_url):
+    with service.single_writer(app.config.database_url, store):
         build = service.build_daemon(
             app.config, store, targets=ids, workers=workers, on_progress=progress.step
         )

@@ -126,3 +126,17 @@ class Leases(SqlBase):
                 (owner, *article_ids),
             )
         return len(rows)
+
+    def release_all(self) -> int:
+        """Give back every lease: for a single-writer database whose previous writer died
+        (SQLite: the one running daemon holds the file lock, so no lease can be live)."""
+        with self._tx(write=True) as tx:
+            rows = tx.all(
+                "UPDATE articles SET lease_owner = NULL, lease_until = NULL "
+                "WHERE lease_owner IS NOT NULL RETURNING id"
+            )
+            tx.execute(
+                "UPDATE sources SET lease_owner = NULL, lease_until = NULL "
+                "WHERE lease_owner IS NOT NULL"
+            )
+        return len(rows)
