@@ -26,6 +26,7 @@ from crawler.extract import SiteProfile, profile_for
 from crawler.spider import Fetched
 from crawler.urls import canonicalize, registrable_domain, resolve_canonical
 from scheduler import policy
+from scheduler.recorder import BatchRecorder
 from storage import (
     ArticleStatus,
     Claim,
@@ -75,13 +76,16 @@ class ArticleChecker:
         self.clock = clock
         self.outcomes: Counter[str] = Counter()
         self._sites: dict[str, str | None] = {}
+        self._recorder: BatchRecorder | None = None
 
     async def check(self, fetched: Fetched) -> RecordResult:
         claim: Claim = fetched.job.claim
         result = await self.result_for(claim, fetched)
         if result.next_check_at is None:  # past the policy's maximum age: stop tracking
             result = replace(result, status=ArticleStatus.STOPPED)
-        recorded = await asyncio.to_thread(self.store.record, result, compare)
+        if self._recorder is None:
+            self._recorder = BatchRecorder(self.store, compare)
+        recorded = await self._recorder.record(result)
         self.outcomes[str(recorded.outcome)] += 1
         return recorded
 

@@ -62,36 +62,53 @@ class Writes(SqlBase):
     """The write protocol: one fetch recorded in one transaction, keyed by its fetch id."""
 
     def record(self, result: FetchResult, compare: Compare | None = None) -> RecordResult:
-        encoded = _Encoded.of(result)  # CPU work before the transaction: locks are held briefly
+        return self.record_many([result], compare)[0]
+
+    def record_many(
+        self, results: Sequence[FetchResult], compare: Compare | None = None
+    ) -> list[RecordResult]:
+        """Record several fetches in ONE transaction (each still keyed by its fetch id): the
+        daemon batches checks that finish together. Articles are locked in id order, so two
+        workers' batches cannot deadlock."""
+        order = sorted(range(len(results)), key=lambda i: results[i].article_id)
+        encoded = {i: _Encoded.of(results[i]) for i in order}  # CPU work before the locks
+        recorded: dict[int, RecordResult] = {}
         with self._tx(write=True) as tx:
-            # Lock the article first: a concurrent repeat of this fetch then waits here, and
-            # sees the first one's committed fetch row below instead of colliding with it.
-            article = tx.one(
-                "SELECT id, url, revision_count, latest_hash, status, lease_owner, flip_hash,"
-                f" flip_count FROM articles WHERE id = ?{self.FOR_UPDATE}",
-                (result.article_id,),
-            )
-            if article is None:
-                raise NotFound(f"no article with id {result.article_id}")
-            done = tx.one(
-                "SELECT outcome, revision FROM fetches WHERE fetch_id = ?", (result.fetch_id,)
-            )
-            if done is not None:
-                return RecordResult(Outcome(done["outcome"]), done["revision"], duplicate=True)
-            outcome, number = self._apply(tx, article, result, compare, encoded)
-            tx.execute(
-                "INSERT INTO fetches (fetch_id, article_id, fetched_at, http_status, outcome, "
-                "revision, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    result.fetch_id,
-                    result.article_id,
-                    self._ts(result.fetched_at),
-                    result.http_status,
-                    str(outcome),
-                    number,
-                    codec.clean_optional(result.error),
-                ),
-            )
+            for i in order:
+                recorded[i] = self._record_in(tx, results[i], compare, encoded[i])
+        return [recorded[i] for i in range(len(results))]
+
+    def _record_in(
+        self, tx: Tx, result: FetchResult, compare: Compare | None, encoded: _Encoded
+    ) -> RecordResult:
+        # Lock the article first: a concurrent repeat of this fetch then waits here, and sees
+        # the first one's committed fetch row below instead of colliding with it.
+        article = tx.one(
+            "SELECT id, url, revision_count, latest_hash, status, lease_owner, flip_hash,"
+            f" flip_count FROM articles WHERE id = ?{self.FOR_UPDATE}",
+            (result.article_id,),
+        )
+        if article is None:
+            raise NotFound(f"no article with id {result.article_id}")
+        done = tx.one(
+            "SELECT outcome, revision FROM fetches WHERE fetch_id = ?", (result.fetch_id,)
+        )
+        if done is not None:
+            return RecordResult(Outcome(done["outcome"]), done["revision"], duplicate=True)
+        outcome, number = self._apply(tx, article, result, compare, encoded)
+        tx.execute(
+            "INSERT INTO fetches (fetch_id, article_id, fetched_at, http_status, outcome, "
+            "revision, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                result.fetch_id,
+                result.article_id,
+                self._ts(result.fetched_at),
+                result.http_status,
+                str(outcome),
+                number,
+                codec.clean_optional(result.error),
+            ),
+        )
         return RecordResult(outcome, number)
 
     def _apply(
