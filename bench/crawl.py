@@ -43,21 +43,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 
-from storage import open_store  # noqa: E402
+from tests.databases import PG_URL, revision_counts, scratch_schema, track  # noqa: E402
 from tests.newsite import NewsSite  # noqa: E402
 from tests.newsite.content import WORDS  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction" / "html"
 PARAGRAPH = re.compile(rb"<p(?:\s[^>]*)?>(?:(?!<p[\s>]).)*?</p>", re.S)
-PG_URL = os.environ.get("REDLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 # --- the site ---------------------------------------------------------------------------------
@@ -121,32 +118,8 @@ def database(backend: str, directory: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{directory / f'bench-{uuid.uuid4().hex[:6]}.sqlite'}"
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{PG_URL}?schema={schema}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-def track(db_url: str, urls: list[str]) -> None:
-    store = open_store(db_url)
-    try:
-        now = datetime.now(UTC)
-        for url in urls:
-            store.add_article(url, now)
-    finally:
-        store.close()
-
-
-def revision_counts(db_url: str, urls: list[str]) -> dict[str, int]:
-    store = open_store(db_url)
-    try:
-        return {u: store.get_article(u).revision_count for u in urls}
-    finally:
-        store.close()
+    with scratch_schema(PG_URL, "bench") as url:
+        yield url
 
 
 # --- one pass ---------------------------------------------------------------------------------

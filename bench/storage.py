@@ -29,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,9 +40,9 @@ import psycopg  # noqa: E402
 
 from storage import open_store  # noqa: E402
 from storage.model import Change, ChangeClass, ChangeKind, FetchResult, Page  # noqa: E402
+from tests.databases import PG_URL, scratch_schema  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -275,18 +274,6 @@ def run(backend: str, url: str, args: argparse.Namespace) -> None:
         print(f"{backend}: {name:9s} {line}  ({args.lookups} random lookups)")
 
 
-def pg_schema_url(base: str) -> tuple[str, str]:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    return f"{base}?schema={name}", name
-
-
-def drop_schema(base: str, name: str) -> None:
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="200 articles, 4,000 revisions")
@@ -327,14 +314,10 @@ def main() -> None:
             if not args.sqlite_dir:
                 folder.rmdir()
     if args.backend in ("postgres", "both"):
-        url, schema = pg_schema_url(args.pg_url)
-        try:
+        with scratch_schema(args.pg_url, "bench", keep=args.keep) as url:
             run("postgres", url, args)
             if args.keep:
                 print(f"postgres: kept {url}")
-        finally:
-            if not args.keep:
-                drop_schema(args.pg_url, schema)
 
 
 if __name__ == "__main__":

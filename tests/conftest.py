@@ -5,7 +5,6 @@ PostgreSQL runs are skipped locally and fail under CI=true."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,8 +14,8 @@ import pytest
 
 from storage import open_store
 from storage.sqlstore import SqlStore
+from tests.databases import PG_URL, scratch_schema
 
-PG_URL = os.environ.get("REDLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -45,14 +44,8 @@ def require_pg() -> None:
 def pg_schema() -> Iterator[str]:
     """A fresh PostgreSQL schema, dropped afterwards; yields a database URL that selects it."""
     require_pg()
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    try:
-        yield f"{PG_URL}?schema={name}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with scratch_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -32,6 +32,7 @@ from storage import open_store
 from storage.codec import format_time
 from storage.postgres import split_schema
 from tests.conftest import REPO
+from tests.databases import articles, revision_counts, track
 from tests.newsite import Fault, NewsSite
 
 MiB = 1024 * 1024
@@ -166,28 +167,6 @@ def expire_leases(db_url: str) -> int:
         (value,),
     )
     return len(rows)
-
-
-def track(db_url: str, urls: list[str]) -> None:
-    store = open_store(db_url)
-    try:
-        now = datetime.now(UTC)
-        for url in urls:
-            store.add_article(url, now)
-    finally:
-        store.close()
-
-
-def articles(db_url: str, urls: list[str]) -> dict[str, object]:
-    store = open_store(db_url)
-    try:
-        return {u: store.get_article(u) for u in urls}
-    finally:
-        store.close()
-
-
-def revision_counts(db_url: str, urls: list[str]) -> dict[str, int]:
-    return {u: a.revision_count for u, a in articles(db_url, urls).items()}  # type: ignore[attr-defined]
 
 
 def article_gets(site: NewsSite, paths: list[str]) -> dict[str, int]:
