@@ -304,3 +304,15 @@ def test_sources_add_and_list(db_url):
 def test_sources_add_rejects_bad_values(db_url, args, message):
     code, _, err = run(db_url, "sources", "add", "https://news.example/", "--kind", "page", *args)
     assert code == 2 and message in err
+
+
+def test_diff_of_hostile_text_cannot_drive_the_terminal(db_url):
+    store = open_store(db_url)
+    article, _ = store.add_article(URL, NOW)
+    store.record(FetchResult("f1", article.id, NOW, NOW, page=Page(headline="Safe", body=("x",))))
+    evil = Page(headline="Safe\x1b[2J\x07 \u202eowned", body=("x",))
+    store.record(FetchResult("f2", article.id, NOW, NOW, page=evil, base_revision=1))
+    store.close()
+    code, out, _ = run(db_url, "diff", URL)
+    assert code == 0 and "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\x1b[2J" in out

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
-from typing import Any
 
 import click
 
@@ -173,11 +171,5 @@ def diff_command(app: App, url: str, start: int | None, end: int | None, as_json
     for change in changes:
         click.echo(f"\n== {terminal_safe(change.field)}: {change.kind} ({change.class_})")
         text_diff = differ.diff_change(change, old_body if change.field == "body" else None)
-        click.echo(differ.render_terminal(_sanitised(text_diff), color=color))
-
-
-def _sanitised(text_diff: Any) -> Any:
-    """Scraped text is escaped before rendering: the only escape codes printed are the
-    renderer's own colours."""
-    pieces = tuple(replace(p, text=terminal_safe(p.text)) for p in text_diff.pieces)
-    return replace(text_diff, pieces=pieces)
+        # render_terminal escapes scraped control and bidi characters itself
+        click.echo(differ.render_terminal(text_diff, color=color))
