@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from crawler.diff import compare
 from crawler.extract import ArticleMemory, SiteProfile, extract
 from crawler.extract.site import SiteMemory
-from storage.codec import content_hash
-from storage.model import Change, Page, PageKind
+from storage.codec import content_hash, encode_fetch
+from storage.model import Change, EncodedPage, Page, PageKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,7 @@ class Analysis:
     memory: str | None  # what extraction learnt, as JSON for the store
     reused: bool  # the fast re-check confirmed the article's region did not change
     site: str | None = None  # what was learnt across the site's articles, when it changed
+    encoded: EncodedPage | None = None  # page and HTML as the store keeps them, when changed
 
 
 def body_hash(body: bytes) -> str:
@@ -65,10 +66,13 @@ def analyse(
         site=known,
     )
     page = result.page
-    digest = content_hash(page)
-    unchanged = digest == latest_hash or page.kind is PageKind.NOT_ARTICLE
+    if page.kind is PageKind.NOT_ARTICLE:
+        digest, encoded = content_hash(page), None
+    else:  # hashed and compressed here, in the pool, so the store's writer does neither
+        digest, encoded = encode_fetch(page, body, latest_hash)
+    unchanged = encoded is None
     changes = () if unchanged else tuple(compare(previous, page))
     learnt = result.memory.to_json() if result.memory is not None else None
     site_learnt = result.site.to_json() if result.site is not None else None
     changed_site = site_learnt if site_learnt != known.to_json() else None
-    return Analysis(page, digest, changes, learnt, result.reused, changed_site)
+    return Analysis(page, digest, changes, learnt, result.reused, changed_site, encoded)

@@ -167,6 +167,7 @@ class ArticleChecker:
             raw_hash=raw,
             base_revision=claim.latest_revision,
             changes=analysis.changes,
+            encoded=analysis.encoded,
             memory=analysis.memory,
             events=tuple(events),
             status=status,

@@ -19,7 +19,15 @@ from typing import Any
 
 import zstandard
 
-from storage.model import Change, ChangeClass, ChangeKind, FeedItem, Page, PageKind
+from storage.model import (
+    Change,
+    ChangeClass,
+    ChangeKind,
+    EncodedPage,
+    FeedItem,
+    Page,
+    PageKind,
+)
 
 _HOSTILE = re.compile("[\x00\ud800-\udfff]")
 _ZSTD_LEVEL = 3
@@ -144,6 +152,19 @@ def hash_and_encode(page: Page) -> tuple[str, bytes]:
     """`content_hash` and `encode_page` together, building the canonical form once."""
     data = page_to_dict(page)
     return _hash_of(data), compress(_dumps(data).encode())
+
+
+def encode_fetch(
+    page: Page, raw_html: bytes | None, latest_hash: str | None = None
+) -> tuple[str, EncodedPage | None]:
+    """A fetched page's content hash, and, when it differs from `latest_hash` (a revision is
+    expected), its stored forms: the work a writer would otherwise do inside its batch."""
+    data = page_to_dict(page)
+    digest = _hash_of(data)
+    if digest == latest_hash:
+        return digest, None
+    html = None if raw_html is None else compress_html(raw_html)
+    return digest, EncodedPage(digest, compress(_dumps(data).encode()), html)
 
 
 def decode_page(blob: bytes) -> Page:

@@ -263,6 +263,18 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class EncodedPage:
+    """A Page and its raw HTML in the forms the store keeps, made ahead of the write (by
+    `storage.codec.encode_fetch`, in the crawler's process pool) so that the process that
+    writes does no hashing or compression. The store trusts it to match the Page it comes with.
+    """
+
+    content_hash: str
+    page: bytes  # canonical JSON, zstd
+    raw_html: bytes | None = None  # the raw HTML, zstd
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
     """Everything one check of one article produced, recorded in ONE transaction.
 
@@ -293,6 +305,7 @@ class FetchResult:
     missing: bool = False  # this check answered 404 (the store counts them in a row)
     moved_to: str | None = None  # a permanent redirect: history continues under this URL
     flip_confirmations: int = 0  # >0: an older version must be seen this often to count again
+    encoded: EncodedPage | None = None  # `page` and `raw_html` already encoded: used instead
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,8 @@ class Catalog(SqlBase):
     def latest_page(self, article_id: int) -> Page | None:
         with self._tx() as tx:
             row = tx.one(
-                "SELECT page FROM revisions WHERE article_id = ? ORDER BY number DESC LIMIT 1",
+                "SELECT c.page FROM revisions r JOIN revision_content c ON c.revision_id = r.id "
+                "WHERE r.article_id = ? ORDER BY r.number DESC LIMIT 1",
                 (article_id,),
             )
         return None if row is None else codec.decode_page(row["page"])

@@ -60,8 +60,9 @@ class History(SqlBase):
 
     def _revision(self, tx: Tx, article_id: int, number: int) -> Revision:
         row = tx.one(
-            "SELECT id, number, fetched_at, content_hash, page, fetch_id FROM revisions "
-            "WHERE article_id = ? AND number = ?",
+            "SELECT r.id, r.number, r.fetched_at, r.content_hash, c.page, r.fetch_id "
+            "FROM revisions r JOIN revision_content c ON c.revision_id = r.id "
+            "WHERE r.article_id = ? AND r.number = ?",
             (article_id, number),
         )
         if row is None:
@@ -86,14 +87,18 @@ class History(SqlBase):
 
     def _load_page(self, tx: Tx, article_id: int, number: int) -> Any:
         row = tx.one(
-            "SELECT page FROM revisions WHERE article_id = ? AND number = ?", (article_id, number)
+            "SELECT c.page FROM revisions r JOIN revision_content c ON c.revision_id = r.id "
+            "WHERE r.article_id = ? AND r.number = ?",
+            (article_id, number),
         )
         return codec.decode_page(row["page"])
 
     def raw_html(self, article_id: int, number: int) -> bytes | None:
         with self._tx() as tx:
             row = tx.one(
-                "SELECT raw_html FROM revisions WHERE article_id = ? AND number = ?",
+                "SELECT c.raw_html FROM revisions r "
+                "JOIN revision_content c ON c.revision_id = r.id "
+                "WHERE r.article_id = ? AND r.number = ?",
                 (article_id, number),
             )
         if row is None:

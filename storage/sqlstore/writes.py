@@ -43,6 +43,8 @@ class _Encoded:
         page = result.page
         if page is None or page.kind is PageKind.NOT_ARTICLE:
             return cls()
+        if (done := result.encoded) is not None:  # encoded by the caller (its process pool)
+            return cls(done.content_hash, done.page, done.raw_html)
         if result.changes or result.base_revision == 0:  # the caller expects a revision
             digest, blob = codec.hash_and_encode(page)
             return cls(digest, blob, _raw(result))
@@ -212,7 +214,7 @@ class Writes(SqlBase):
         encoded = encoded.complete(result)  # when the caller did not expect a new revision
         row = tx.one(
             "INSERT INTO revisions (article_id, number, fetched_at, content_hash, headline, "
-            "summary, page, raw_html, fetch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "summary, fetch_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 result.article_id,
                 number,
@@ -220,10 +222,12 @@ class Writes(SqlBase):
                 encoded.page_hash,
                 codec.clean_text(result.page.headline),
                 codec.summary_json(changes),
-                encoded.page_blob,
-                encoded.raw_blob,
                 result.fetch_id,
             ),
+        )
+        tx.execute(
+            "INSERT INTO revision_content (revision_id, page, raw_html) VALUES (?, ?, ?)",
+            (row["id"], encoded.page_blob, encoded.raw_blob),
         )
         if changes:
             tx.executemany(

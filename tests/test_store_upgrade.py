@@ -1,0 +1,123 @@
+"""`redline db upgrade` from an older schema that holds data: nothing is lost, history reads the
+same, and the store writes again afterwards. Runs on both backends."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from redline.cli import cli
+from storage import (
+    Change,
+    ChangeClass,
+    ChangeKind,
+    FetchResult,
+    Outcome,
+    Page,
+    SchemaOutdated,
+    StorageError,
+    open_store,
+)
+from storage import migrations as shipped
+from storage.codec import compress_html, content_hash, encode_page
+from tests.conftest import NOW
+
+URL = "https://news.example/politics/story-1"
+PAGES = [
+    Page(headline="Council approves budget", body=("First.", "Second.")),
+    Page(headline="Council approves budget after all-night session", body=("First.", "Later.")),
+]
+HTML = [b"<html><h1>v1</h1></html>", None]
+
+
+def at_schema_2(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database as Redline with schema 2 left it: one article with two revisions."""
+    store = open_store(db_url, check=False)
+    backend = sys.modules[type(store).__module__]
+    monkeypatch.setattr(backend, "migrations", lambda name: shipped.migrations(name)[:2])
+    assert store.upgrade() == [1, 2]
+    monkeypatch.undo()
+    article, _ = store.add_article(URL, NOW)
+    with store._tx(write=True) as tx:
+        for number, (page, html) in enumerate(zip(PAGES, HTML, strict=True), start=1):
+            tx.execute(
+                "INSERT INTO revisions (article_id, number, fetched_at, content_hash, headline,"
+                " summary, page, raw_html, fetch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    article.id,
+                    number,
+                    store._ts(NOW + timedelta(hours=number)),
+                    content_hash(page),
+                    page.headline,
+                    '[["headline","changed","minor"]]' if number == 2 else "[]",
+                    encode_page(page),
+                    None if html is None else compress_html(html),
+                    f"old-{number}",
+                ),
+            )
+        revision_id = tx.one("SELECT id FROM revisions WHERE number = 2")["id"]
+        tx.execute(
+            "INSERT INTO changes (revision_id, position, field, kind, class, old, new, patch,"
+            " words_added, words_removed, similarity, notes, stealth, coarse)"
+            " VALUES (?, 0, 'headline', 'changed', 'minor', ?, ?, '', 4, 0, 0.5, '[]', ?, ?)",
+            (revision_id, PAGES[0].headline, PAGES[1].headline, False, False),
+        )
+        tx.execute(
+            "UPDATE articles SET revision_count = 2, latest_hash = ? WHERE id = ?",
+            (content_hash(PAGES[1]), article.id),
+        )
+    store.close()
+
+
+def test_db_upgrade_from_schema_2_keeps_every_revision(db_url, monkeypatch):
+    at_schema_2(db_url, monkeypatch)
+    with pytest.raises(SchemaOutdated, match="redline db upgrade"):
+        open_store(db_url)
+
+    result = CliRunner().invoke(cli, ["--db", db_url, "db", "upgrade"])
+    assert result.exit_code == 0 and "from schema 2 to" in result.stdout
+
+    store = open_store(db_url)
+    try:
+        article = store.get_article(URL)
+        history = store.history(article.id)
+        assert [(r.number, r.headline) for r in history] == [
+            (1, PAGES[0].headline),
+            (2, PAGES[1].headline),
+        ]
+        assert [c.field for c in history[1].changes] == ["headline"]
+        assert store.revision(article.id, 1).page == PAGES[0]
+        second = store.revision(article.id, 2)
+        assert second.page == PAGES[1] and second.fetch_id == "old-2"
+        assert [c.words_added for c in second.changes] == [4]
+        assert store.raw_html(article.id, 1) == HTML[0]
+        assert store.raw_html(article.id, 2) is None
+        assert store.latest_page(article.id) == PAGES[1]
+
+        third = Page(headline="Council approves budget", body=("First.", "Final."))
+        change = Change("body", ChangeKind.CHANGED, ChangeClass.MINOR, patch="x")
+        recorded = store.record(
+            FetchResult(
+                "new-3",
+                article.id,
+                NOW + timedelta(days=1),
+                None,
+                page=third,
+                raw_html=b"<p>3</p>",
+                base_revision=2,
+                changes=(change,),
+            )
+        )
+        assert recorded.outcome is Outcome.CHANGED and recorded.revision == 3
+        assert store.raw_html(article.id, 3) == b"<p>3</p>"
+        assert [url for url, _ in store.iter_revisions()] == [URL] * 3
+        with pytest.raises(StorageError), store._tx(write=True) as tx:
+            tx.execute("UPDATE revision_content SET raw_html = NULL")
+        with pytest.raises(StorageError), store._tx(write=True) as tx:
+            tx.execute("DELETE FROM revision_content")
+        assert store.raw_html(article.id, 1) == HTML[0]
+    finally:
+        store.close()
