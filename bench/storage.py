@@ -30,16 +30,25 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from storage import open_store  # noqa: E402
-from storage.model import Change, ChangeClass, ChangeKind, FetchResult, Page  # noqa: E402
+from storage import codec, open_store  # noqa: E402
+from storage.model import (  # noqa: E402
+    Change,
+    ChangeClass,
+    ChangeKind,
+    EncodedPage,
+    FetchResult,
+    Page,
+)
 from tests.databases import PG_URL, scratch_schema  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction"
@@ -100,82 +109,121 @@ def body_change(old: Page | None, new: Page) -> list[Change]:
 
 
 # --- writing ----------------------------------------------------------------------------------
+def fetch_result(
+    pool: ContentPool, article: int, number: int, encoded: EncodedPage | None = None
+) -> FetchResult:
+    page, raw = pool.revision(article, number)
+    return FetchResult(
+        fetch_id=f"b-{article}-{number}",
+        article_id=article,
+        fetched_at=T0 + timedelta(minutes=number),
+        next_check_at=T0,
+        page=page,
+        raw_html=raw,
+        base_revision=number - 1,
+        http_status=200,
+        changes=tuple(body_change(None, page)) if number > 1 else (),
+        encoded=encoded,
+    )
+
+
+def pre_encoded(pool: ContentPool, article: int, number: int) -> FetchResult:
+    """What the daemon's process pool hands the writer: hash and compressed forms made."""
+    result = fetch_result(pool, article, number)
+    assert result.page is not None
+    _, encoded = codec.encode_fetch(result.page, result.raw_html)
+    return replace(result, encoded=encoded)
+
+
+class Phase:
+    """One timed phase shared by the writer processes: for each chunk, every writer prepares
+    its share untimed, then all record it together while the parent times the wall clock."""
+
+    def __init__(self, ctx: Any, writers: int) -> None:
+        self.go, self.done = ctx.Barrier(writers + 1), ctx.Barrier(writers + 1)
+
+    def time_chunks(self, chunks: int) -> float:
+        wall = 0.0
+        for _ in range(chunks):
+            self.go.wait()
+            start = time.perf_counter()
+            self.done.wait()
+            wall += time.perf_counter() - start
+        return wall
+
+
 def writer(
     url: str,
     k: int,
-    writers: int,
     ids: list[int],
-    revisions: int,
-    pool_size: int,
-    ready: mp.Barrier,
+    args: argparse.Namespace,
+    phases: tuple[Phase, Phase],
     out: mp.Queue,
-    profile: bool,
 ) -> None:
-    """Record revisions round-robin over this writer's articles; report (count, seconds)."""
-    pool = ContentPool(pool_size)
-    mine = ids[k::writers]
-    per_article = revisions // len(ids)
-    work = [(a, n) for n in range(1, per_article + 1) for a in mine]
+    """Record this writer's share of both phases; report (count, CPU seconds) for each."""
+    pool = ContentPool(args.pool)
+    mine = ids[k :: args.writers]
+    per_article = args.revisions // len(ids)
     store = open_store(url, create=False)
-    profiler = cProfile.Profile() if profile else None
-    ready.wait()
-    start = time.perf_counter()
+    profiler = cProfile.Profile() if args.profile and k == 0 else None
+    # Phase 1, as the daemon writes: pre-encoded results, `record_many` batches.
+    work = [(a, n) for n in range(1, per_article + 1) for a in mine]
+    cpu = 0.0
+    for chunk in range(chunk_count(args)):
+        todo = work[chunk * args.chunk : (chunk + 1) * args.chunk]
+        results = [pre_encoded(pool, a, n) for a, n in todo]
+        phases[0].go.wait()
+        cpu -= time.process_time()
+        if profiler:
+            profiler.enable()
+        for i in range(0, len(results), args.batch):
+            store.record_many(results[i : i + args.batch], compare=body_change)
+        if profiler:
+            profiler.disable()
+        cpu += time.process_time()
+        phases[0].done.wait()
+    out.put((k, 0, len(work), cpu))
+    # Phase 2, end to end: `record` one at a time, hashing and compressing in the writer.
+    tail = [(a, per_article + n) for n in range(1, args.tail + 1) for a in mine]
+    phases[1].go.wait()
+    cpu = -time.process_time()
+    for a, n in tail:
+        store.record(fetch_result(pool, a, n), compare=body_change)
+    cpu += time.process_time()
+    phases[1].done.wait()
+    out.put((k, 1, len(tail), cpu))
     if profiler:
-        profiler.enable()
-    for article, number in work:
-        page, raw = pool.revision(article, number)
-        store.record(
-            FetchResult(
-                fetch_id=f"b-{article}-{number}",
-                article_id=article,
-                fetched_at=T0 + timedelta(minutes=number),
-                next_check_at=T0,
-                page=page,
-                raw_html=raw,
-                base_revision=number - 1,
-                http_status=200,
-                changes=tuple(body_change(None, page)) if number > 1 else (),
-            ),
-            compare=body_change,
-        )
-    elapsed = time.perf_counter() - start
-    if profiler:
-        profiler.disable()
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
     store.close()
-    out.put((len(work), elapsed))
 
 
-def write_all(url: str, ids: list[int], args: argparse.Namespace) -> tuple[int, float]:
-    """Run the writer processes together; return (revisions written, wall seconds)."""
+def chunk_count(args: argparse.Namespace) -> int:
+    per_writer = -(-args.articles // args.writers) * (args.revisions // args.articles)
+    return -(-per_writer // args.chunk)
+
+
+def write_all(url: str, ids: list[int], args: argparse.Namespace) -> list[tuple[int, float, float]]:
+    """Run the writer processes through both phases; per phase (revisions, wall s, CPU s)."""
     ctx = mp.get_context("spawn")
-    ready, out = ctx.Barrier(args.writers + 1), ctx.Queue()
+    phases, out = (Phase(ctx, args.writers), Phase(ctx, args.writers)), ctx.Queue()
     procs = [
-        ctx.Process(
-            target=writer,
-            args=(
-                url,
-                k,
-                args.writers,
-                ids,
-                args.revisions,
-                args.pool,
-                ready,
-                out,
-                args.profile and k == 0,
-            ),
-        )
+        ctx.Process(target=writer, args=(url, k, ids, args, phases, out))
         for k in range(args.writers)
     ]
     for p in procs:
         p.start()
-    ready.wait()
-    start = time.perf_counter()
-    results = [out.get() for _ in procs]
-    wall = time.perf_counter() - start
+    walls = [phases[0].time_chunks(chunk_count(args)), phases[1].time_chunks(1)]
+    reports = [out.get() for _ in range(2 * args.writers)]
     for p in procs:
         p.join()
-    return sum(n for n, _ in results), wall
+    return [
+        (
+            sum(n for _, ph, n, _ in reports if ph == phase),
+            walls[phase],
+            sum(c for _, ph, _, c in reports if ph == phase),
+        )
+        for phase in (0, 1)
+    ]
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -264,13 +312,22 @@ def run(backend: str, url: str, args: argparse.Namespace) -> None:
         ids = [
             store.add_article(f"https://bench.example/{i}", T0)[0].id for i in range(args.articles)
         ]
-    written, wall = write_all(url, ids, args)
+    (written, wall, cpu), (tail, tail_wall, tail_cpu) = write_all(url, ids, args)
     print(
-        f"{backend}: wrote {written} revisions of {len(ids)} articles with {args.writers} "
-        f"writer process(es) in {wall:.1f} s = {written / wall:,.0f} revisions/s"
+        f"{backend}: store write path (pre-encoded, record_many batches of {args.batch}): "
+        f"{written} revisions of {len(ids)} articles, {args.writers} writer process(es), "
+        f"{wall:.1f} s = {written / wall:,.0f} revisions/s, "
+        f"writer CPU {cpu / written * 1000:.2f} ms per revision"
     )
+    if tail:
+        print(
+            f"{backend}: end to end (record() one at a time, encoding in the writer): "
+            f"{tail} more revisions, {tail_wall:.1f} s = {tail / tail_wall:,.0f} revisions/s, "
+            f"writer CPU {tail_cpu / tail * 1000:.2f} ms per revision"
+        )
     print(f"{backend}: database size {database_size(url) / 2**20:,.0f} MiB")
-    for name, line in time_lookups(url, ids, args.revisions // args.articles, args.lookups).items():
+    per_article = args.revisions // args.articles
+    for name, line in time_lookups(url, ids, per_article, args.lookups).items():
         print(f"{backend}: {name:9s} {line}  ({args.lookups} random lookups)")
 
 
@@ -283,6 +340,11 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--revisions", type=int, default=100_000)
     parser.add_argument("--writers", type=int, default=2, help="writer processes")
+    parser.add_argument("--batch", type=int, default=16, help="results per record_many call")
+    parser.add_argument("--chunk", type=int, default=1000, help="revisions encoded at a time")
+    parser.add_argument(
+        "--tail", type=int, default=0, help="end-to-end record() revisions per article after"
+    )
     parser.add_argument("--lookups", type=int, default=5000)
     parser.add_argument("--pool", type=int, default=48, help="pre-generated content variants")
     parser.add_argument("--profile", action="store_true", help="cProfile writer 0 (to stderr)")
@@ -298,6 +360,7 @@ def main() -> None:
         return
     if args.quick:
         args.articles, args.revisions, args.lookups = 200, 4000, 2000
+    args.tail = args.tail or max(1, args.revisions // args.articles // 20)
     print(
         f"{args.revisions} revisions, {args.articles} articles, {args.writers} writers, "
         f"{os.cpu_count()} CPUs"
