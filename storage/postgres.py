@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -109,7 +109,13 @@ class PostgresStore(SqlStore):
     @contextmanager
     def _tx(self, write: bool = False) -> Iterator[Tx]:
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            # A write runs in pipeline mode: statements whose answer is not read (the inserts
+            # and updates of a record) go out without waiting for each other.
+            with (
+                self._pool.connection() as conn,
+                conn.pipeline() if write else nullcontext(),
+                conn.transaction(),
+            ):
                 yield _PgTx(conn)
         except PoolTimeout as exc:
             raise DatabaseUnavailable(f"PostgreSQL at {self.url} is not answering") from exc

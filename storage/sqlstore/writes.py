@@ -71,32 +71,66 @@ class Writes(SqlBase):
     ) -> list[RecordResult]:
         """Record several fetches in ONE transaction (each still keyed by its fetch id): the
         daemon batches checks that finish together. Articles are locked in id order, so two
-        workers' batches cannot deadlock."""
+        workers' batches cannot deadlock.
+
+        The batch's articles are locked, and its fetch ids looked up, in one statement each;
+        the writes that follow need no answers back, so PostgreSQL can pipeline them."""
         order = sorted(range(len(results)), key=lambda i: results[i].article_id)
         encoded = {i: _Encoded.of(results[i]) for i in order}  # CPU work before the locks
         recorded: dict[int, RecordResult] = {}
         with self._tx(write=True) as tx:
+            # Lock first: a concurrent repeat of one of these fetches then waits here, and
+            # its committed fetch row is seen below instead of colliding with it.
+            articles = self._lock_articles(tx, sorted({r.article_id for r in results}))
+            done = self._recorded(tx, [r.fetch_id for r in results])
             for i in order:
-                recorded[i] = self._record_in(tx, results[i], compare, encoded[i])
+                result = results[i]
+                if result.fetch_id in done:
+                    outcome, number = done[result.fetch_id]
+                    recorded[i] = RecordResult(outcome, number, duplicate=True)
+                    continue
+                article = articles.pop(result.article_id, None)
+                if article is None:  # not there, or changed by an earlier result of the batch
+                    article = self._article_row(tx, result.article_id)
+                recorded[i] = self._record_in(tx, result, compare, encoded[i], article)
+                done[result.fetch_id] = (recorded[i].outcome, recorded[i].revision)
         return [recorded[i] for i in range(len(results))]
 
+    _WRITE_COLUMNS = (
+        "id, url, revision_count, latest_hash, status, lease_owner, flip_hash, flip_count"
+    )
+
+    def _lock_articles(self, tx: Tx, ids: Sequence[int]) -> dict[int, Any]:
+        marks = ", ".join("?" * len(ids))
+        rows = tx.all(
+            f"SELECT {self._WRITE_COLUMNS} FROM articles WHERE id IN ({marks}) ORDER BY id"
+            f"{self.FOR_UPDATE}",
+            ids,
+        )
+        return {row["id"]: row for row in rows}
+
+    def _article_row(self, tx: Tx, article_id: int) -> Any:
+        row = tx.one(f"SELECT {self._WRITE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
+        if row is None:
+            raise NotFound(f"no article with id {article_id}")
+        return row
+
+    def _recorded(self, tx: Tx, fetch_ids: Sequence[str]) -> dict[str, tuple[Outcome, Any]]:
+        marks = ", ".join("?" * len(fetch_ids))
+        rows = tx.all(
+            f"SELECT fetch_id, outcome, revision FROM fetches WHERE fetch_id IN ({marks})",
+            fetch_ids,
+        )
+        return {r["fetch_id"]: (Outcome(r["outcome"]), r["revision"]) for r in rows}
+
     def _record_in(
-        self, tx: Tx, result: FetchResult, compare: Compare | None, encoded: _Encoded
+        self,
+        tx: Tx,
+        result: FetchResult,
+        compare: Compare | None,
+        encoded: _Encoded,
+        article: Any,
     ) -> RecordResult:
-        # Lock the article first: a concurrent repeat of this fetch then waits here, and sees
-        # the first one's committed fetch row below instead of colliding with it.
-        article = tx.one(
-            "SELECT id, url, revision_count, latest_hash, status, lease_owner, flip_hash,"
-            f" flip_count FROM articles WHERE id = ?{self.FOR_UPDATE}",
-            (result.article_id,),
-        )
-        if article is None:
-            raise NotFound(f"no article with id {result.article_id}")
-        done = tx.one(
-            "SELECT outcome, revision FROM fetches WHERE fetch_id = ?", (result.fetch_id,)
-        )
-        if done is not None:
-            return RecordResult(Outcome(done["outcome"]), done["revision"], duplicate=True)
         outcome, number = self._apply(tx, article, result, compare, encoded)
         tx.execute(
             "INSERT INTO fetches (fetch_id, article_id, fetched_at, http_status, outcome, "
@@ -212,9 +246,9 @@ class Writes(SqlBase):
             changes = tuple(compare(old, result.page))
         number = latest + 1
         encoded = encoded.complete(result)  # when the caller did not expect a new revision
-        row = tx.one(
+        tx.execute(
             "INSERT INTO revisions (article_id, number, fetched_at, content_hash, headline, "
-            "summary, fetch_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "summary, fetch_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 result.article_id,
                 number,
@@ -225,16 +259,19 @@ class Writes(SqlBase):
                 result.fetch_id,
             ),
         )
+        # The new row is found by its fetch id, not by RETURNING: no answer to wait for.
         tx.execute(
-            "INSERT INTO revision_content (revision_id, page, raw_html) VALUES (?, ?, ?)",
-            (row["id"], encoded.page_blob, encoded.raw_blob),
+            "INSERT INTO revision_content (revision_id, page, raw_html) "
+            "SELECT id, ?, ? FROM revisions WHERE fetch_id = ?",
+            (encoded.page_blob, encoded.raw_blob, result.fetch_id),
         )
         if changes:
             tx.executemany(
                 "INSERT INTO changes (revision_id, position, field, kind, class, old, new, patch, "
                 "words_added, words_removed, similarity, notes, stealth, coarse) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [self._change_row(row["id"], i, c) for i, c in enumerate(changes)],
+                "SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM revisions "
+                "WHERE fetch_id = ?",
+                [(*self._change_row(i, c), result.fetch_id) for i, c in enumerate(changes)],
             )
         kinds = codec.alert_kinds(changes) if number > 1 else ("new_article",)
         for channel in result.alert_channels:
@@ -248,10 +285,9 @@ class Writes(SqlBase):
             )
         return number
 
-    def _change_row(self, revision_id: int, position: int, change: Change) -> tuple[Any, ...]:
+    def _change_row(self, position: int, change: Change) -> tuple[Any, ...]:
         d = codec.change_to_dict(change)
         return (
-            revision_id,
             position,
             d["field"],
             d["kind"],
