@@ -5,7 +5,7 @@
     python bench/crawl.py --crawl autothrottle=false --crawl per_host=16   # [crawl] settings
     python bench/crawl.py --workers 2 --no-pin      # the default process pool, both cores
     python bench/crawl.py --urlwatch /tmp/urlwatch-venv/bin/urlwatch   # and urlwatch beside it
-    python bench/crawl.py --profile prof.out        # cProfile of one noise pass (--workers 0)
+    python bench/crawl.py --profile prof.out --profile-pass a   # cProfile of one pass (a, b or c)
 
 The local news site (tests.newsite.NewsSite, in this process's threads, pinned to core 0) serves
 the real pages of ../shared/corpus/extraction/ under `--articles` URLs. Each round times three
@@ -257,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crawl", action="append", default=[], metavar="KEY=VALUE",
                         help="a [crawl] setting, e.g. per_host=16 autothrottle=false")  # fmt: skip
     parser.add_argument("--urlwatch", help="path of a urlwatch 2.29 executable")
-    parser.add_argument("--profile", dest="profile_to", help="cProfile one noise pass to FILE")
+    parser.add_argument("--profile", dest="profile_to", help="cProfile one pass to FILE")
+    parser.add_argument("--profile-pass", choices=["a", "b", "c"], default="b")
     parser.add_argument("--quick", action="store_true", help="300 articles, 1 round, SQLite")
     parser.add_argument("--json", dest="json_to", type=Path, help="also write results here")
     args = parser.parse_args(argv)
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             urls = [site.article_url(a.slug) for a in site.articles]
             editor = BodyEditor(site, args.corpus)
             if args.profile_to:
-                report["profile"] = profile_noise_pass(site, urls, args)
+                report["profile"] = profile_pass(site, editor, urls, args)
             else:
                 for backend in backends:
                     report["backends"].append(run_backend(backend, site, editor, args))
@@ -286,16 +287,28 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(b["problems"] for b in report["backends"]) else 0
 
 
-def profile_noise_pass(site: NewsSite, urls: list[str], args: argparse.Namespace) -> str:
-    """Fill a SQLite database, then profile one (b) pass: where does a noisy check go?"""
+def profile_pass(
+    site: NewsSite, editor: BodyEditor, urls: list[str], args: argparse.Namespace
+) -> str:
+    """Fill a database (--backend, SQLite by default), then profile one pass
+    (--profile-pass a, b or c): where does a check go?"""
     out, args.profile_to = args.profile_to, None
-    with tempfile.TemporaryDirectory() as tmp, database("sqlite", Path(tmp)) as db_url:
+    backend = args.backend if args.backend in ("sqlite", "postgres") else "sqlite"
+    with tempfile.TemporaryDirectory() as tmp, database(backend, Path(tmp)) as db_url:
         track(db_url, urls)
-        site.set_noise(True)
+        site.set_noise(False)
         check_pass(db_url, args)
+        if args.profile_pass == "a":
+            check_pass(db_url, args)  # takes in the validators
+        else:
+            site.set_noise(True)
+            check_pass(db_url, args)
+        if args.profile_pass == "c":
+            editor.edit(0.1, seed=1)
         args.profile_to = out
         done = check_pass(db_url, args)
-    return f"{out}: {done.outcomes} in {done.seconds:.1f} s"
+    per_check = 1000 * done.cpu / len(urls)
+    return f"{out}: {done.outcomes} in {done.seconds:.1f} s, {per_check:.2f} ms CPU per check"
 
 
 if __name__ == "__main__":

@@ -51,8 +51,8 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         "REMOTE_CONTROL_ENABLED": False,
         "COOKIES_ENABLED": False,  # nothing to carry from one site to another
-        "REFERER_ENABLED": True,  # kept only so that redirects can drop the header:
-        "REFERRER_POLICY": "no-referrer",  # no Referer is ever sent
+        "REFERER_ENABLED": False,  # no Referer is ever sent (redirects drop it: NoRefererRedirect)
+        "REFERRER_POLICY": "no-referrer",
         "REDIRECT_MAX_TIMES": cs.max_redirects,
         "METAREFRESH_ENABLED": False,
         "RETRY_ENABLED": False,  # failures are rescheduled with backoff by the daemon
@@ -60,13 +60,34 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
         # Re-parses callback source on every response, and breaks on in-place deploys.
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
+        # Per-response cost: Scrapy runs each callback's output through CONCURRENT_ITEMS worker
+        # tasks (100 by default, created for every response); ours yield nothing.
+        "CONCURRENT_ITEMS": 1,
+        # What runs for every request and response is kept to what the daemon needs: no stats
+        # (nothing reads them), no "Crawled (200)" debug record built, no spider middlewares
+        # for links a spider follows (ours follows none: every request comes from the store).
+        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
+        "DOWNLOADER_STATS": False,
+        "LOG_FORMATTER": "crawler.middlewares.QuietLogFormatter",
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.start.StartSpiderMiddleware": None,
+            "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+            "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
         "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,  # no allowed_domains
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # no credentials
+            "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+            "crawler.middlewares.NoRefererRedirect": 600,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.middlewares.RobotsPolicyMiddleware": 100,
             "crawler.middlewares.EgressGuardMiddleware": 50,
             "crawler.middlewares.HostBackoffMiddleware": 60,
         },
         "EXTENSIONS": {
+            "scrapy.extensions.corestats.CoreStats": None,
             "scrapy.extensions.throttle.AutoThrottle": None,
             "crawler.middlewares.RevalidationThrottle": 0,
         },

@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Request, Response
+from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
@@ -226,3 +228,22 @@ class RevalidationThrottle(AutoThrottle):
         if response.status == 304:
             response = response.replace(status=200)
         super()._adjust_delay(slot, latency, response)
+
+
+class NoRefererRedirect(RedirectMiddleware):
+    """Scrapy's redirects, without its Referer spider middleware (which the daemon does not
+    run: it sends no Referer at all). A redirect hop never carries one either."""
+
+    def handle_referer(self, request: Request, response: Response) -> None:
+        request.headers.pop("Referer", None)
+
+    def _engine_started(self) -> None:
+        """Scrapy warns here when no Referer middleware runs: none is wanted."""
+
+
+class QuietLogFormatter(LogFormatter):
+    """No "Crawled (200)" record per response: it is built even when DEBUG is off, and the
+    daemon's own log says what each check found."""
+
+    def crawled(self, request: Request, response: Response, spider: Any) -> LogFormatterResult:
+        return None  # type: ignore[return-value]
