@@ -45,33 +45,57 @@ def profile_body(root: etree._Element, profile: SiteProfile | None) -> list[str]
     return None  # no selector found text (a redesigned site?): the generic layer takes over
 
 
+# What trafilatura deletes anyway, whatever its options (its MANUALLY_CLEANED and _STRIPPED lists
+# less forms, which it keeps when they wrap the page): deleted here in C, before its own
+# XPath passes walk them. Same output on the corpus, about a tenth less of its time.
+_CLEANED = (
+    "aside embed fencedframe footer iframe menu object script applet audio canvas figure map "
+    "picture svg video area blink button datalist dialog frame frameset fieldset link input "
+    "label legend marquee math menuitem nav noindex noscript optgroup option output param "
+    "progress rp rt rtc select source style track textarea time use img meta wbr"
+)
+_STRIPPED = "abbr acronym address bdi bdo big cite data dfn font hgroup ins mark nobr ruby small "
+_PRE_CLEANED = tuple(_CLEANED.split())
+_PRE_STRIPPED = tuple((_STRIPPED + "tbody template tfoot thead").split())
+
+
 def generic_body(root: etree._Element) -> list[str]:
-    """trafilatura on the cleaned tree, one paragraph per line of its text output."""
+    """trafilatura on the cleaned tree, one paragraph per line of its text output.
+
+    The tree is trafilatura's from here on: what it would delete anyway is deleted first.
+    """
+    head = root.find("head")
+    if head is not None:
+        head.clear()
+    etree.strip_elements(root, *_PRE_CLEANED, with_tail=False)
+    etree.strip_tags(root, *_PRE_STRIPPED)
     text = trafilatura.extract(root, **TRAFILATURA_OPTIONS)
     if not text:
         return []
     return [normalise_text(line) for line in text.split("\n")]
 
 
-_MICRODATA_BODY = etree.XPath(
-    "//*[contains(concat(' ', normalize-space(@itemprop), ' '), ' articleBody ')]"
-)
+_ITEMPROP = etree.XPath("//*[@itemprop]")
 _MIN_DECLARED_WORDS = 50
 _COVER = 0.9
 _WORD = re.compile(r"\w+")
 
 
-def cross_check(root: etree._Element, paragraphs: list[str]) -> list[str]:
+def declared_body(root: etree._Element) -> list[str]:
+    """Paragraphs of the publisher's own microdata body element (`itemprop="articleBody"`)."""
+    found = [el for el in _ITEMPROP(root) if "articleBody" in (el.get("itemprop") or "").split()]
+    if not found:
+        return []
+    element = max(found, key=lambda el: len(el.xpath("string()")))
+    return element_paragraphs(element)
+
+
+def cross_check(declared: list[str], paragraphs: list[str]) -> list[str]:
     """Trust the publisher's own microdata body element when the generic layer missed much of it.
 
     `itemprop="articleBody"` marks visible text, so reading it is still "what the reader sees".
     It only replaces the generic result when that result lacks over a tenth of its words.
     """
-    found = _MICRODATA_BODY(root)
-    if not found:
-        return paragraphs
-    element = max(found, key=lambda el: len(el.xpath("string()")))
-    declared = element_paragraphs(element)
     words = _WORD.findall(" ".join(declared))
     if len(words) < _MIN_DECLARED_WORDS:
         return paragraphs

@@ -23,6 +23,7 @@ from crawler.extract import memory as mem
 from crawler.extract.body import (
     body_words,
     cross_check,
+    declared_body,
     finish_body,
     generic_body,
     profile_body,
@@ -30,7 +31,7 @@ from crawler.extract.body import (
 from crawler.extract.dates import zone
 from crawler.extract.decode import decode_html, looks_binary
 from crawler.extract.furniture import drop_invisible, strip_furniture
-from crawler.extract.kind import not_article_reason
+from crawler.extract.kind import SHORT_BODY, not_article_reason
 from crawler.extract.memory import ArticleMemory
 from crawler.extract.profiles import SiteProfile
 from crawler.extract.site import SiteMemory, furniture_texts, observe
@@ -140,11 +141,39 @@ def _extract_text(
     remembered = memory is not None and previous is not None and memory.fingerprint
     if remembered and mem.fingerprint(tree, memory) == memory.fingerprint:
         return Extraction(page=previous, memory=memory, reused=True, site=site)
-    return _full(text, tree, url, profile, memory, previous, site)
+    return _full(source, tree, url, profile, memory, previous, site)
 
 
-def _lxml_tree(text: str) -> etree._Element | None:
-    root = trafilatura.utils.load_html(text)
+# trafilatura's own parser options (comments and processing instructions dropped), but elements
+# get their class in C: lxml.html's default lookup calls Python for every element touched, which
+# costs more than the parse itself across furniture cutting and trafilatura.
+_PARSER = etree.HTMLParser(
+    collect_ids=False,
+    default_doctype=False,
+    encoding="utf-8",
+    remove_comments=True,
+    remove_pis=True,
+)
+_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=lxml_html.HtmlElement,
+        comment=lxml_html.HtmlComment,
+        pi=lxml_html.HtmlProcessingInstruction,
+        entity=lxml_html.HtmlEntity,
+    )
+)
+
+
+def _lxml_tree(source: bytes | str) -> etree._Element | None:
+    """One lxml tree for furniture cutting, fields and trafilatura (which takes it as is)."""
+    try:
+        root = etree.fromstring(source, _PARSER)
+    except (etree.ParserError, ValueError):
+        root = None
+    if root is not None and len(root):
+        return root
+    text = source if isinstance(source, str) else source.decode("utf-8", errors="replace")
+    root = trafilatura.utils.load_html(text)  # its repairs, for what libxml2 chokes on
     if root is None:  # trafilatura refuses some fragments; lxml's own parser does not
         try:
             root = lxml_html.document_fromstring(text)
@@ -154,8 +183,18 @@ def _lxml_tree(text: str) -> etree._Element | None:
     return root
 
 
+def _reading_tree(source: bytes | str, tree: LexborHTMLParser) -> etree._Element | None:
+    root = _lxml_tree(source)
+    body = root.find("body") if root is not None else None
+    if (body is None or not len(body)) and tree.body is not None and tree.body.child is not None:
+        # libxml2 leaves HTML5 elements after a bare <meta> in <head>; Lexbor follows the
+        # HTML5 rules, so its serialisation parses the way a browser shows it.
+        root = _lxml_tree(tree.html or "")
+    return root
+
+
 def _full(
-    text: str,
+    source: bytes | str,
     tree: LexborHTMLParser,
     url: str,
     profile: SiteProfile | None,
@@ -164,12 +203,7 @@ def _full(
     site: SiteMemory | None,
 ) -> Extraction:
     declared = read_declared(tree)
-    root = _lxml_tree(text)
-    body = root.find("body") if root is not None else None
-    if (body is None or not len(body)) and tree.body is not None and tree.body.child is not None:
-        # libxml2 leaves HTML5 elements after a bare <meta> in <head>; Lexbor follows the
-        # HTML5 rules, so its serialisation parses the way a browser shows it.
-        root = _lxml_tree(tree.html or "")
+    root = _reading_tree(source, tree)
     if root is None:
         return _not_article("empty", memory)
     tz = zone(profile.timezone if profile else None)
@@ -189,11 +223,11 @@ def _full(
             if isinstance(node, etree._Element) and node.getparent() is not None:
                 node.getparent().remove(node)
     drop_invisible(root)
-    visible = _visible_text(root)
     strip_furniture(root)
     paragraphs = profile_body(root, profile)
     if paragraphs is None:
-        paragraphs = cross_check(root, generic_body(root))
+        declared_paragraphs = declared_body(root)
+        paragraphs = cross_check(declared_paragraphs, generic_body(root))
     body = finish_body(paragraphs, headline, mem.volatile_texts(tree, memory))
     live_hint = "liveblogposting" in declared.types or bool(profile and profile.is_live_url(url))
     found_items = declared_items or (
@@ -204,6 +238,7 @@ def _full(
         in_items = items.items_text(keyed)
         body = tuple(p for p in body if not items.covered(p, in_items))
     words = body_words(body)
+    visible = "" if words >= SHORT_BODY else _visible_text(source, tree, profile)
     reason = not_article_reason(declared, headline, " ".join(body), words, visible, bool(keyed))
     if reason:
         return _not_article(reason, memory)
@@ -234,7 +269,19 @@ def _full(
     return Extraction(page=page, memory=learnt, site=site)
 
 
-def _visible_text(root: etree._Element) -> str:
+def _visible_text(source: bytes | str, tree: LexborHTMLParser, profile: SiteProfile | None) -> str:
+    """The page's visible text before furniture was cut (a wall is furniture-named).
+
+    Only short bodies need it, so the tree is parsed again here rather than copied for every page.
+    """
+    root = _reading_tree(source, tree)
+    if root is None:
+        return ""
+    for selector in profile.exclude if profile else ():
+        for node in selector.compiled()(root):
+            if isinstance(node, etree._Element) and node.getparent() is not None:
+                node.getparent().remove(node)
+    drop_invisible(root)
     body = root.find("body")
     text = (body if body is not None else root).xpath("string()")
     return normalise_text(text[:_WALL_TEXT])

@@ -11,7 +11,7 @@ import re
 from crawler.extract.structured import Declared
 
 _MIN_WORDS = 25  # below this, a page with no declared article is not one
-_SHORT = 120  # a body this short may be an error or not-found page
+SHORT_BODY = 120  # words; a body this short may be an error or not-found page
 _TEASER = 40  # a body this short in front of a wall is the wall, not the article
 _NOT_FOUND = re.compile(
     r"\b(404|page not found|not found|no longer available|doesn['’]t exist|does not exist|"
@@ -40,7 +40,7 @@ def not_article_reason(
     declared: Declared, headline: str, body: str, words: int, visible: str, has_items: bool
 ) -> str | None:
     """Why the page is not an article, or None when it is one."""
-    if has_items or words >= _SHORT:
+    if has_items or words >= SHORT_BODY:
         return None  # a long text is an article whatever its title says
     titles = " ".join(filter(None, (declared.title, headline)))
     if _ERROR.search(titles):
