@@ -306,6 +306,9 @@ class FetchResult:
     moved_to: str | None = None  # a permanent redirect: history continues under this URL
     flip_confirmations: int = 0  # >0: an older version must be seen this often to count again
     encoded: EncodedPage | None = None  # `page` and `raw_html` already encoded: used instead
+    # The article's own text is known unchanged (the crawler's fast re-check matched what it
+    # remembered), so no Page was rebuilt: recorded as unchanged without `page`.
+    same_content: bool = False
 
 
 @dataclass(frozen=True, slots=True)

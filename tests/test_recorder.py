@@ -60,3 +60,18 @@ def test_one_bad_result_does_not_cost_the_others(store):
     assert isinstance(missing, NotFound)
     with pytest.raises(NotFound):
         store.get_article_by_id(999_999)
+
+
+def test_a_check_known_to_have_the_same_text_is_unchanged_without_a_page(store):
+    """The crawler's fast re-check sends no Page when the article's own text did not change:
+    the check is recorded as unchanged and the history is untouched."""
+    article_id = store.add_article("https://news.example/same", NOW)[0].id
+    store.record(result(article_id, "first"))
+    same = FetchResult(
+        "second", article_id, NOW + timedelta(minutes=5), NOW + timedelta(minutes=10),
+        raw_hash="other-bytes", same_content=True,
+    )  # fmt: skip
+    assert store.record(same).outcome is Outcome.UNCHANGED
+    article = store.get_article_by_id(article_id)
+    assert article.revision_count == 1
+    assert [r.number for r in store.history(article_id)] == [1]

@@ -170,6 +170,8 @@ class Writes(SqlBase):
             outcome = Outcome.NOT_MODIFIED
         elif result.status is ArticleStatus.GONE:
             outcome = Outcome.GONE
+        elif result.same_content and page is None:
+            outcome = Outcome.UNCHANGED
         elif page is None or page.kind is PageKind.NOT_ARTICLE:
             outcome = Outcome.UNAVAILABLE  # never a revision that wipes out the article's text
         elif (page_hash := encoded.page_hash) == article["latest_hash"]:
