@@ -59,6 +59,28 @@ _PRE_CLEANED = tuple(_CLEANED.split())
 _PRE_STRIPPED = tuple((_STRIPPED + "tbody template tfoot thead").split())
 
 
+def _unmark_quotations(root: etree._Element) -> None:
+    """Let quotations through trafilatura's class filters.
+
+    An embedded post (a tweet, an Instagram post) is a <blockquote> that the page shows as
+    quoted text, often in a wrapper named "social-embed"; trafilatura drops "social" and "embed"
+    classes as share bars. The names of the quotation and of the wrappers that hold nothing else
+    are removed, so only its text and place decide.
+    """
+    for quote in root.iter("blockquote"):
+        node: etree._Element | None = quote
+        while node is not None and node.tag not in ("body", "html"):
+            for name in ("class", "id"):
+                if name in node.attrib:
+                    del node.attrib[name]
+            for inner in node.iter():
+                inner.attrib.pop("class", None)
+            parent = node.getparent()
+            if parent is None or len(parent) != 1 or (parent.text or "").strip():
+                break
+            node = parent
+
+
 def generic_body(root: etree._Element) -> list[str]:
     """trafilatura on the cleaned tree, one paragraph per line of its text output.
 
@@ -67,6 +89,7 @@ def generic_body(root: etree._Element) -> list[str]:
     head = root.find("head")
     if head is not None:
         head.clear()
+    _unmark_quotations(root)
     etree.strip_elements(root, *_PRE_CLEANED, with_tail=False)
     etree.strip_tags(root, *_PRE_STRIPPED)
     text = trafilatura.extract(root, **TRAFILATURA_OPTIONS)

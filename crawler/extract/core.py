@@ -30,7 +30,7 @@ from crawler.extract.body import (
 )
 from crawler.extract.dates import zone
 from crawler.extract.decode import decode_html, looks_binary
-from crawler.extract.furniture import drop_invisible, strip_furniture
+from crawler.extract.furniture import drop_invisible, drop_link_clusters, strip_furniture
 from crawler.extract.kind import SHORT_BODY, not_article_reason
 from crawler.extract.memory import ArticleMemory
 from crawler.extract.profiles import SiteProfile
@@ -224,6 +224,7 @@ def _full(
                 node.getparent().remove(node)
     drop_invisible(root)
     strip_furniture(root)
+    drop_link_clusters(root)
     paragraphs = profile_body(root, profile)
     if paragraphs is None:
         declared_paragraphs = declared_body(root)

@@ -20,7 +20,7 @@ _WORD_LIST = (
     "dfp sponsor sponsored promo promotion newsletter newsletters signup subscribe subscription "
     "share shares sharing sharebar social socialshare related readmore recirc recirculation "
     "trending mostread mostpopular popular cookie cookies consent gdpr outbrain taboola "
-    "timeago relativetime viewcount pageviews commentcount banner"
+    "timeago relativetime viewcount pageviews commentcount banner btn button"
 )
 _WORDS = _WORD_LIST.split()
 _FURNITURE_TOKENS = frozenset(_WORDS)
@@ -89,7 +89,10 @@ def _is_furniture(attributes: list[tuple[str, str]]) -> bool:
 
 
 def _holds_article(el: etree._Element) -> bool:
-    """An element with many paragraphs is a container, whatever its class says."""
+    """An element with many paragraphs is a container, whatever its class says; one holding a
+    quotation is an embedded post (a "social-embed" tweet), which readers see as quoted text."""
+    if el.find(".//blockquote") is not None:
+        return True
     for count, _ in enumerate(el.iter("p"), start=1):
         if count > _MAX_PARAGRAPHS_IN_FURNITURE:
             return True
@@ -126,6 +129,39 @@ def strip_furniture(root: etree._Element) -> None:
         _drop(el)
 
 
+# Inline elements inside a paragraph that hold several links: hover cards ("more on this person"
+# pop-ups hidden by the site's stylesheet), inline link lists. Prose with links has words
+# between them; such a cluster is nearly all link text.
+_LINK_CLUSTERS = etree.XPath("//p//*[not(self::a)][count(.//a) >= 3]")
+_CLUSTER_LINK_SHARE = 0.9
+_MIN_OWN_TEXT = 20  # characters of the paragraph outside the cluster
+
+
+def _text_length(el: etree._Element) -> int:
+    return len("".join(el.itertext()).strip())
+
+
+def _is_link_cluster(el: etree._Element) -> bool:
+    total = _text_length(el)
+    linked = sum(_text_length(a) for a in el.iter("a"))
+    return total > 0 and linked >= _CLUSTER_LINK_SHARE * total
+
+
+def drop_link_clusters(root: etree._Element) -> None:
+    """Remove the innermost link clusters nested in paragraphs (see _LINK_CLUSTERS)."""
+    found = [el for el in _LINK_CLUSTERS(root) if _is_link_cluster(el)]
+    inner = set(found)
+    for el in found:
+        for ancestor in el.iterancestors():
+            inner.discard(ancestor)
+    for el in [el for el in found if el in inner]:
+        paragraph = next(el.iterancestors("p"), None)
+        if paragraph is None or el.getparent() is None:
+            continue
+        if _text_length(paragraph) - _text_length(el) >= _MIN_OWN_TEXT:
+            _drop(el)
+
+
 def _drop(el: etree._Element) -> None:
     parent = el.getparent()
     if parent is None:
@@ -153,7 +189,8 @@ _ALONE = re.compile(
     r"weeks?|months?) ago|just now|[\d.,]+\s*[km]?\s*(views?|shares?|comments?|reads?|likes?)|"
     r"share( this)?( article| story)?|comments?|print|email|don't miss|see more|read more|"
     r"related( articles| stories)?|see also|more stories|most read|most popular|trending( now)?|"
-    r"recommended( for you)?|latest( news| stories)?)\.?:?$",
+    r"recommended( for you)?|latest( news| stories)?|you may also like|you might also like|"
+    r"click to tweet|tweet this|more|also)(\.{0,3}|…)?:?$",
     re.IGNORECASE,
 )
 _MAX_LABELLED_WORDS = 30
