@@ -124,6 +124,7 @@ def fetch_result(
         http_status=200,
         changes=tuple(body_change(None, page)) if number > 1 else (),
         encoded=encoded,
+        flip_confirmations=3,  # as the daemon sets it: one more lookup per revision
     )
 
 
@@ -142,14 +143,34 @@ class Phase:
     def __init__(self, ctx: Any, writers: int) -> None:
         self.go, self.done = ctx.Barrier(writers + 1), ctx.Barrier(writers + 1)
 
-    def time_chunks(self, chunks: int) -> float:
-        wall = 0.0
+    def time_chunks(self, chunks: int) -> tuple[float, float]:
+        """Wall seconds, and CPU seconds of the local PostgreSQL server's processes."""
+        wall = server = 0.0
         for _ in range(chunks):
+            before = server_cpu()
             self.go.wait()
             start = time.perf_counter()
             self.done.wait()
             wall += time.perf_counter() - start
-        return wall
+            after = server_cpu()
+            server += sum(t - before.get(pid, 0.0) for pid, t in after.items())
+        return wall, server
+
+
+def server_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each `postgres` process on this host. Every client's work
+    counts, other programs' too, and a process that exits in between is missed."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].rsplit(") ", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if name == "postgres":
+            parts = fields.split()
+            found[int(stat.parent.name)] = int(parts[11]) + int(parts[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return {pid: t / tick for pid, t in found.items()}
 
 
 def writer(
@@ -202,8 +223,11 @@ def chunk_count(args: argparse.Namespace) -> int:
     return -(-per_writer // args.chunk)
 
 
-def write_all(url: str, ids: list[int], args: argparse.Namespace) -> list[tuple[int, float, float]]:
-    """Run the writer processes through both phases; per phase (revisions, wall s, CPU s)."""
+def write_all(
+    url: str, ids: list[int], args: argparse.Namespace
+) -> list[tuple[int, float, float, float]]:
+    """Run the writer processes through both phases; per phase (revisions, wall s, writer
+    CPU s, server CPU s)."""
     ctx = mp.get_context("spawn")
     phases, out = (Phase(ctx, args.writers), Phase(ctx, args.writers)), ctx.Queue()
     procs = [
@@ -219,8 +243,9 @@ def write_all(url: str, ids: list[int], args: argparse.Namespace) -> list[tuple[
     return [
         (
             sum(n for _, ph, n, _ in reports if ph == phase),
-            walls[phase],
+            walls[phase][0],
             sum(c for _, ph, _, c in reports if ph == phase),
+            walls[phase][1],
         )
         for phase in (0, 1)
     ]
@@ -312,18 +337,23 @@ def run(backend: str, url: str, args: argparse.Namespace) -> None:
         ids = [
             store.add_article(f"https://bench.example/{i}", T0)[0].id for i in range(args.articles)
         ]
-    (written, wall, cpu), (tail, tail_wall, tail_cpu) = write_all(url, ids, args)
+    (written, wall, cpu, server), (tail, tail_wall, tail_cpu, tail_server) = write_all(
+        url, ids, args
+    )
+    pg = backend == "postgres"
     print(
         f"{backend}: store write path (pre-encoded, record_many batches of {args.batch}): "
         f"{written} revisions of {len(ids)} articles, {args.writers} writer process(es), "
-        f"{wall:.1f} s = {written / wall:,.0f} revisions/s, "
-        f"writer CPU {cpu / written * 1000:.2f} ms per revision"
+        f"{wall:.1f} s = {written / wall:,.0f} revisions/s; CPU per revision: writers "
+        f"{cpu / written * 1000:.2f} ms"
+        + (f", server {server / written * 1000:.2f} ms" if pg else "")
     )
     if tail:
         print(
             f"{backend}: end to end (record() one at a time, encoding in the writer): "
-            f"{tail} more revisions, {tail_wall:.1f} s = {tail / tail_wall:,.0f} revisions/s, "
-            f"writer CPU {tail_cpu / tail * 1000:.2f} ms per revision"
+            f"{tail} more revisions, {tail_wall:.1f} s = {tail / tail_wall:,.0f} revisions/s; "
+            f"CPU per revision: writers {tail_cpu / tail * 1000:.2f} ms"
+            + (f", server {tail_server / tail * 1000:.2f} ms" if pg else "")
         )
     print(f"{backend}: database size {database_size(url) / 2**20:,.0f} MiB")
     per_article = args.revisions // args.articles

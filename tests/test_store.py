@@ -437,3 +437,38 @@ def test_release_all_gives_back_every_lease(store):
     assert store.release_all() == 1
     assert [c.article_id for c in store.claim_due(NOW, "w", limit=5, lease_seconds=60)] == [a.id]
     assert len(store.claim_due_sources(NOW, "w", limit=5, lease_seconds=60)) == 1
+
+
+def test_a_batch_records_each_fetch_as_record_would(store):
+    """One article twice in a batch, a fetch id twice, a missing article, a served-again page:
+    `record_many` gives what one `record` after another gives, and fails as a whole."""
+    a, _ = store.add_article(URL, NOW)
+    b, _ = store.add_article(URL + "-b", NOW)
+    first = store.record_many(
+        [
+            fetch(b.id, "b1", page("B")),
+            fetch(a.id, "a1", page("A1")),
+            fetch(a.id, "a2", page("A2"), base_revision=0, flip_confirmations=3),
+            fetch(a.id, "a1", page("A1")),
+        ],
+        compare=body_change,
+    )
+    assert [(r.outcome, r.revision, r.duplicate) for r in first] == [
+        (Outcome.NEW, 1, False),
+        (Outcome.NEW, 1, False),
+        (Outcome.CHANGED, 2, False),
+        (Outcome.NEW, 1, True),
+    ]
+    assert [c.field for c in store.revision(a.id, 2).changes] == ["body"]
+    again = store.record_many(
+        [
+            fetch(a.id, "a3", page("A1"), base_revision=2, flip_confirmations=3),
+            fetch(b.id, "b2", page("B2"), base_revision=1, flip_confirmations=3),
+        ]
+    )
+    assert [r.outcome for r in again] == [Outcome.UNCHANGED, Outcome.CHANGED]
+    flips = [e for e in store.events(a.id) if e.kind is EventKind.FLIP_FLOP]
+    assert [e.detail for e in flips] == ["served revision 1 again"]
+    with pytest.raises(NotFound):
+        store.record_many([fetch(b.id, "b3", page("B3"), base_revision=2), fetch(999, "x", page())])
+    assert store.get_article(URL + "-b").revision_count == 2

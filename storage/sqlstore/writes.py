@@ -83,6 +83,7 @@ class Writes(SqlBase):
             # its committed fetch row is seen below instead of colliding with it.
             articles = self._lock_articles(tx, sorted({r.article_id for r in results}))
             done = self._recorded(tx, [r.fetch_id for r in results])
+            older = self._older_hashes(tx, results, encoded)
             for i in order:
                 result = results[i]
                 if result.fetch_id in done:
@@ -90,9 +91,10 @@ class Writes(SqlBase):
                     recorded[i] = RecordResult(outcome, number, duplicate=True)
                     continue
                 article = articles.pop(result.article_id, None)
+                known = older
                 if article is None:  # not there, or changed by an earlier result of the batch
-                    article = self._article_row(tx, result.article_id)
-                recorded[i] = self._record_in(tx, result, compare, encoded[i], article)
+                    article, known = self._article_row(tx, result.article_id), None
+                recorded[i] = self._record_in(tx, result, compare, encoded[i], article, known)
                 done[result.fetch_id] = (recorded[i].outcome, recorded[i].revision)
         return [recorded[i] for i in range(len(results))]
 
@@ -123,6 +125,28 @@ class Writes(SqlBase):
         )
         return {r["fetch_id"]: (Outcome(r["outcome"]), r["revision"]) for r in rows}
 
+    def _older_hashes(
+        self, tx: Tx, results: Sequence[FetchResult], encoded: dict[int, _Encoded]
+    ) -> dict[tuple[int, str], int]:
+        """For the flip-flop guard, in one statement for the batch: which of these pages
+        equal an earlier revision of their article (and its number)."""
+        pairs = {
+            (r.article_id, e.page_hash)
+            for r, e in ((results[i], encoded[i]) for i in encoded)
+            if r.flip_confirmations > 0 and e.page_hash is not None
+        }
+        if not pairs:
+            return {}
+        ids, hashes = sorted({a for a, _ in pairs}), sorted({h for _, h in pairs})
+        rows = tx.all(
+            "SELECT article_id, content_hash, min(number) AS number FROM revisions "
+            f"WHERE article_id IN ({', '.join('?' * len(ids))}) "
+            f"AND content_hash IN ({', '.join('?' * len(hashes))}) "
+            "GROUP BY article_id, content_hash",
+            [*ids, *hashes],
+        )
+        return {(r["article_id"], r["content_hash"]): r["number"] for r in rows}
+
     def _record_in(
         self,
         tx: Tx,
@@ -130,8 +154,9 @@ class Writes(SqlBase):
         compare: Compare | None,
         encoded: _Encoded,
         article: Any,
+        older: dict[tuple[int, str], int] | None = None,
     ) -> RecordResult:
-        outcome, number = self._apply(tx, article, result, compare, encoded)
+        outcome, number = self._apply(tx, article, result, compare, encoded, older)
         tx.execute(
             "INSERT INTO fetches (fetch_id, article_id, fetched_at, http_status, outcome, "
             "revision, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -154,6 +179,7 @@ class Writes(SqlBase):
         result: FetchResult,
         compare: Compare | None,
         encoded: _Encoded,
+        older: dict[tuple[int, str], int] | None,
     ) -> tuple[Outcome, int | None]:
         """Decide the outcome, append what it calls for, and move the article's schedule."""
         for kind, detail in result.events:
@@ -176,7 +202,7 @@ class Writes(SqlBase):
             outcome = Outcome.UNAVAILABLE  # never a revision that wipes out the article's text
         elif (page_hash := encoded.page_hash) == article["latest_hash"]:
             outcome = Outcome.UNCHANGED
-        elif (flip := self._flip(tx, article, result, page_hash))[1]:
+        elif (flip := self._flip(tx, article, result, page_hash, older))[1]:
             outcome = Outcome.UNCHANGED  # an older version served again: not (yet) a revision
         else:
             number = self._append_revision(tx, article, result, compare, encoded)
@@ -185,26 +211,34 @@ class Writes(SqlBase):
         return outcome, number
 
     def _flip(
-        self, tx: Tx, article: Any, result: FetchResult, page_hash: str
+        self,
+        tx: Tx,
+        article: Any,
+        result: FetchResult,
+        page_hash: str,
+        known: dict[tuple[int, str], int] | None,
     ) -> tuple[str | None, int]:
         """Flip-flop guard: a page equal to an OLDER revision (a stale cache node) counts only
         once it has been seen `flip_confirmations` checks in a row. Returns the (hash, count) to
         remember, with count 0 when a revision should be written."""
         if result.flip_confirmations <= 0 or not article["revision_count"]:
             return None, 0
-        older = tx.one(
-            "SELECT number FROM revisions WHERE article_id = ? AND content_hash = ? LIMIT 1",
-            (result.article_id, page_hash),
-        )
+        if known is not None:  # looked up for the whole batch
+            older = known.get((result.article_id, page_hash))
+        else:
+            row = tx.one(
+                "SELECT min(number) AS number FROM revisions "
+                "WHERE article_id = ? AND content_hash = ?",
+                (result.article_id, page_hash),
+            )
+            older = row["number"]
         if older is None:
             return None, 0
         count = article["flip_count"] + 1 if article["flip_hash"] == page_hash else 1
         if count >= result.flip_confirmations:
             return None, 0  # it stayed: a genuine revert, recorded as a revision
         if count == 1:
-            self._append_event(
-                tx, result, EventKind.FLIP_FLOP, f"served revision {older['number']} again"
-            )
+            self._append_event(tx, result, EventKind.FLIP_FLOP, f"served revision {older} again")
         return page_hash, count
 
     def _move(self, tx: Tx, article: Any, result: FetchResult) -> bool:
