@@ -100,11 +100,15 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _timed(call, *args, **kwargs) -> tuple[float, object]:
-    """Milliseconds one call took, and what it returned."""
-    t0 = time.perf_counter_ns()
+def _timed(call, *args, **kwargs) -> tuple[float, float, object]:
+    """Wall and CPU milliseconds one call took, and what it returned.
+
+    CPU time (this thread's) is the figure to trust on a shared machine: wall time also counts
+    the moments another process held the core.
+    """
+    c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
     result = call(*args, **kwargs)
-    return (time.perf_counter_ns() - t0) / 1e6, result
+    return (time.perf_counter_ns() - t0) / 1e6, (time.thread_time_ns() - c0) / 1e6, result
 
 
 def timings(pages: list[tuple[str, str, bytes, str]], passes: int) -> dict:
@@ -129,6 +133,7 @@ def timings(pages: list[tuple[str, str, bytes, str]], passes: int) -> dict:
     reused = 0
     for n in range(passes):
         full, alone, recheck = [], [], []
+        cpu: dict[str, list[float]] = {"full": [], "alone": [], "recheck": []}
         spent = 0.0
         reused = 0
         # Interleaved page by page, in rotating order, so that load from other work on the
@@ -136,21 +141,27 @@ def timings(pages: list[tuple[str, str, bytes, str]], passes: int) -> dict:
         for url, raw, text, first, noisy in loads:
             for step in (0, 1, 2)[n % 3 :] + (0, 1, 2)[: n % 3]:
                 if step == 0:
-                    took = _timed(extract, raw, url)[0]
+                    took, used, _ = _timed(extract, raw, url)
                     full.append(took)
+                    cpu["full"].append(used)
                     spent += took
                 elif step == 1:
-                    alone.append(_timed(trafilatura.extract, text, **TRAFILATURA_OPTIONS)[0])
+                    took, used, _ = _timed(trafilatura.extract, text, **TRAFILATURA_OPTIONS)
+                    alone.append(took)
+                    cpu["alone"].append(used)
                 else:
-                    took, again = _timed(
+                    took, used, again = _timed(
                         extract, noisy, url, memory=first.memory, previous=first.page
                     )
                     recheck.append(took)
+                    cpu["recheck"].append(used)
                     reused += again.reused  # type: ignore[attr-defined]
         figures.setdefault("rate", []).append(len(loads) / (spent / 1000))
         for name, values in (("full", full), ("alone", alone), ("recheck", recheck)):
             figures.setdefault(f"{name}_median", []).append(statistics.median(values))
             figures.setdefault(f"{name}_p99", []).append(_percentile(values, 0.99))
+            figures.setdefault(f"{name}_cpu_median", []).append(statistics.median(cpu[name]))
+            figures.setdefault(f"{name}_cpu_p99", []).append(_percentile(cpu[name], 0.99))
     med = {k: statistics.median(v) for k, v in figures.items()}
     return {
         "pages_per_second": round(med["rate"], 1),
@@ -161,6 +172,11 @@ def timings(pages: list[tuple[str, str, bytes, str]], passes: int) -> dict:
         "recheck_median_ms": round(med["recheck_median"], 3),
         "recheck_p99_ms": round(med["recheck_p99"], 3),
         "recheck_reused": f"{reused}/{len(loads)}",
+        "cpu_full_median_ms": round(med["full_cpu_median"], 2),
+        "cpu_full_p99_ms": round(med["full_cpu_p99"], 2),
+        "cpu_trafilatura_alone_median_ms": round(med["alone_cpu_median"], 2),
+        "cpu_recheck_median_ms": round(med["recheck_cpu_median"], 3),
+        "cpu_recheck_p99_ms": round(med["recheck_cpu_p99"], 3),
         "passes": passes,
     }
 

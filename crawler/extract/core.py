@@ -106,10 +106,25 @@ def extract(
     Extraction, and its Page); `site` from the last Extraction of any article of the same site.
     """
     try:
+        early = None
+        if (
+            memory is not None
+            and previous is not None
+            and memory.fingerprint
+            and isinstance(html, bytes)
+            and len(html) <= LARGE_PAGE
+        ):
+            # The re-check first, on the bytes as they came: decoding can wait. A page that is
+            # not plain UTF-8 reads differently here, which costs a full extraction, never a
+            # wrong reuse (the fingerprint is of the text read).
+            early = LexborHTMLParser(html)
+            if mem.fingerprint(early, memory) == memory.fingerprint:
+                return Extraction(page=previous, memory=memory, reused=True, site=site)
         decoded = _text_of(html, encoding)
         if isinstance(decoded, Extraction):
             return replace(decoded, site=site)
-        result = _extract_text(*decoded, url, profile, memory, previous, site)
+        tree = early if early is not None and decoded[1] is html else None
+        result = _extract_text(*decoded, url, profile, memory, previous, site, tree)
     except Exception as exc:  # hostile input must never crash a crawl
         return _not_article(f"unparseable: {type(exc).__name__}", memory, site)
     return result if result.site is not None else replace(result, site=site)
@@ -128,7 +143,9 @@ def _extract_text(
     memory: ArticleMemory | None,
     previous: Page | None,
     site: SiteMemory | None,
+    tree: LexborHTMLParser | None = None,
 ) -> Extraction:
+    """The rest of extract() on decoded text; `tree` is a Lexbor parse of `source` already made."""
     if "\x00" in text:
         text = source = text.replace("\x00", "")
     if not _VISIBLE_CHAR.search(text):
@@ -137,6 +154,8 @@ def _extract_text(
         text = source = _shrink(text)
         if len(text) > MAX_MARKUP:
             return _not_article("too_large", memory)
+    if tree is not None:  # already re-checked on these very bytes
+        return _full(source, tree, url, profile, memory, previous, site)
     tree = LexborHTMLParser(source)
     remembered = memory is not None and previous is not None and memory.fingerprint
     if remembered and mem.fingerprint(tree, memory) == memory.fingerprint:

@@ -31,6 +31,7 @@ _DECLARED_META = (
     'meta[property="article:published_time"], meta[property="article:modified_time"], '
     'meta[name="author"], meta[property="og:title"]'
 )
+_DECLARED_NODES = 'script[type="application/ld+json"], ' + _DECLARED_META
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +89,21 @@ def _volatile_nodes(container: LexborNode, volatile: tuple[str, ...]) -> list[Le
     return [n for n in container.traverse() if n.is_element_node and block_signature(n) in wanted]
 
 
+def _squash(text: str) -> str:
+    """Whitespace-insensitive form for fingerprints only: cheaper than full normalisation, and a
+    difference it keeps (say NFD for NFC) costs one full extraction, never a missed change."""
+    return " ".join(text.split())
+
+
 def container_text(container: LexborNode, volatile: tuple[str, ...]) -> str:
     skip = {n.mem_id for n in _volatile_nodes(container, volatile)}
     if not skip:
-        return normalise_text(container.text(deep=True, separator=" "))
+        return _squash(container.text(deep=True, separator=" "))
     parts = []
     for node in container.iter(include_text=False):
         if node.mem_id not in skip:
             parts.append(node.text(deep=True, separator=" "))
-    return normalise_text(" ".join(parts))
+    return _squash(" ".join(parts))
 
 
 def volatile_texts(tree: LexborHTMLParser, memory: ArticleMemory | None) -> frozenset[str]:
@@ -124,10 +131,12 @@ def fingerprint(tree: LexborHTMLParser, memory: ArticleMemory) -> str | None:
         heads = tree.css(memory.headline)
         if len(heads) != 1:
             return None
-        parts.append(normalise_text(heads[0].text(deep=True, separator=" ")))
-    for script in tree.css('script[type="application/ld+json"]'):
-        parts.extend(m.group(1) for m in _DECLARED.finditer(script.text(deep=True) or ""))
-    parts.extend(n.attributes.get("content") or "" for n in tree.css(_DECLARED_META))
+        parts.append(_squash(heads[0].text(deep=True, separator=" ")))
+    for node in tree.css(_DECLARED_NODES):  # one pass for both kinds, in document order
+        if node.tag == "script":
+            parts.extend(m.group(1) for m in _DECLARED.finditer(node.text(deep=True) or ""))
+        else:
+            parts.append(node.attributes.get("content") or "")
     return _digest(parts)
 
 
