@@ -1,12 +1,22 @@
 """Revision store throughput and lookup latency, on SQLite and PostgreSQL.
 
     python bench/storage.py --quick          # a first look: 200 articles, 4,000 revisions
-    python bench/storage.py --backend postgres --writers 4
+    python bench/storage.py --backend postgres --writers 2
     python bench/storage.py --articles 2000 --revisions 100000 --backend both
 
-Writes `--revisions` revisions spread over `--articles` articles through `Store.record`, from
-`--writers` processes that each own a slice of the articles (as daemon workers holding leases
-would), then times `history(article_id)`, `revision(article_id, n)` and `raw_html` lookups.
+Writes in two phases, from `--writers` processes that each own a slice of the articles (as
+daemon workers holding leases would):
+
+1. the store's write path as the daemon drives it: `--revisions` revisions over `--articles`
+   articles, each result already hashed and compressed (`FetchResult.encoded`, the work the
+   daemon's process pool does), recorded with `Store.record_many` in batches of `--batch`. The
+   encoding is done untimed, a chunk at a time, between timed chunks of writing;
+2. end to end, as before the pool took that work over: `--tail` more revisions per article
+   through `Store.record`, one at a time, hashing and compressing in the writer.
+
+Then it times `history(article_id)`, `revision(article_id, n)` and `raw_html` lookups. Each
+phase reports revisions/s (wall clock), the writers' CPU per revision and, for PostgreSQL on
+this host, the server processes' CPU per revision.
 
 Text is realistic and varied: bodies of 800 to 8,000 words drawn from the extraction corpus's
 vocabulary, raw HTML of 50 to 500 KB built on the corpus's real pages. A pool of variants is
@@ -215,6 +225,7 @@ def writer(
     out.put((k, 1, len(tail), cpu))
     if profiler:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+    phases[1].go.wait()  # the parent has read the server's CPU: our connections may end now
     store.close()
 
 
@@ -237,6 +248,7 @@ def write_all(
     for p in procs:
         p.start()
     walls = [phases[0].time_chunks(chunk_count(args)), phases[1].time_chunks(1)]
+    phases[1].go.wait()
     reports = [out.get() for _ in range(2 * args.writers)]
     for p in procs:
         p.join()
