@@ -3,6 +3,11 @@
 Pure: bytes and values in, values out. It runs in a process pool so that extraction and diffing
 never stall fetching (measured: a 2-process pool doubled items/s over inline work on 2 cores,
 a thread pool was slower than inline; shared/reference/long-lived-crawl.md section 5).
+
+Most re-checks find the article unchanged under new noise. For those, `analyse` with
+`previous_pending=True` runs only the fast re-check (parse, fingerprint of the remembered
+article region) and needs neither the previous Page nor a rebuilt one: the caller loads the
+previous Page only when the re-check does not match (`Analysis.needs_previous`).
 """
 
 from __future__ import annotations
@@ -10,8 +15,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from selectolax.lexbor import LexborHTMLParser
+
 from crawler.diff import compare
-from crawler.extract import ArticleMemory, SiteProfile, extract
+from crawler.extract import ArticleMemory, Extraction, SiteProfile, extract
+from crawler.extract import core as _core
+from crawler.extract import memory as _mem
 from crawler.extract.site import SiteMemory
 from storage.codec import content_hash, encode_fetch
 from storage.model import Change, EncodedPage, Page, PageKind
@@ -19,13 +28,14 @@ from storage.model import Change, EncodedPage, Page, PageKind
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    page: Page
-    content_hash: str
-    changes: tuple[Change, ...]  # against `previous`; empty when unchanged or not an article
-    memory: str | None  # what extraction learnt, as JSON for the store
-    reused: bool  # the fast re-check confirmed the article's region did not change
-    site: str | None = None  # what was learnt across the site's articles, when it changed
+    page: Page | None  # None: the article's text is unchanged (fast re-check), or see below
+    content_hash: str | None
+    changes: tuple[Change, ...] = ()  # against `previous`; empty when unchanged
+    memory: str | None = None  # what extraction learnt, as JSON for the store; None: keep
+    reused: bool = False  # the fast re-check confirmed the article's region did not change
+    site: SiteMemory | None = None  # what was learnt across the site's articles, when it changed
     encoded: EncodedPage | None = None  # page and HTML as the store keeps them, when changed
+    needs_previous: bool = False  # the re-check did not match: call again with `previous`
 
 
 def body_hash(body: bytes) -> str:
@@ -42,6 +52,28 @@ def _memory(text: str | None) -> ArticleMemory | None:
         return None  # memory from an older extractor: learn again
 
 
+def region_unchanged(body: bytes, encoding: str | None, memory: ArticleMemory | None) -> bool:
+    """extract()'s fast re-check on its own: does the remembered article region read the same?
+    The page is parsed exactly as extract() parses it (crawler.extract.core), so the two agree;
+    any surprise counts as "changed", which only costs a full extraction."""
+    if memory is None or not memory.fingerprint:
+        return False
+    try:
+        decoded = _core._text_of(body, encoding)
+        if isinstance(decoded, Extraction):
+            return False
+        text, source = decoded
+        if "\x00" in text:
+            text = source = text.replace("\x00", "")
+        if len(text) > _core.LARGE_PAGE:
+            source = _core._shrink(text)
+            if len(source) > _core.MAX_MARKUP:
+                return False
+        return _mem.fingerprint(LexborHTMLParser(source), memory) == memory.fingerprint
+    except Exception:
+        return False
+
+
 def analyse(
     body: bytes,
     url: str,
@@ -51,28 +83,60 @@ def analyse(
     memory: str | None,
     previous: Page | None,
     latest_hash: str | None,
-    site: str | None = None,
+    site: SiteMemory | str | None = None,
+    previous_pending: bool = False,
 ) -> Analysis:
-    """`site` is the site's memory as the store keeps it; `Analysis.site` is its new value when
-    this page taught extraction something about the site (else None: nothing to save)."""
-    known = SiteMemory.from_json(site) if site else SiteMemory()
+    """`site` is the site's memory (or its JSON); `Analysis.site` is its new value when this
+    page taught extraction something about the site (else None: nothing to save).
+
+    `previous_pending`: the article has a previous Page that the caller has not loaded. If the
+    fast re-check matches, the article is unchanged and nothing else is done; if not, the
+    Analysis says `needs_previous` and the caller calls again with the Page."""
+    remembered = _memory(memory)
+    if previous_pending:
+        if region_unchanged(body, encoding, remembered):
+            return Analysis(page=None, content_hash=latest_hash, reused=True)
+        return Analysis(page=None, content_hash=None, needs_previous=True)
+    known = SiteMemory.from_json(site) if isinstance(site, str) else site or SiteMemory()
     result = extract(
         body,
         url,
         encoding=encoding,
         profile=profile,
-        memory=_memory(memory),
+        memory=remembered,
         previous=previous,
         site=known,
     )
     page = result.page
+    if result.reused and previous is not None:
+        return Analysis(page=None, content_hash=latest_hash, reused=True)
     if page.kind is PageKind.NOT_ARTICLE:
         digest, encoded = content_hash(page), None
     else:  # hashed and compressed here, in the pool, so the store's writer does neither
         digest, encoded = encode_fetch(page, body, latest_hash)
     unchanged = encoded is None
     changes = () if unchanged else tuple(compare(previous, page))
-    learnt = result.memory.to_json() if result.memory is not None else None
-    site_learnt = result.site.to_json() if result.site is not None else None
-    changed_site = site_learnt if site_learnt != known.to_json() else None
+    learnt = None
+    if result.memory is not None and result.memory is not remembered:
+        learnt = result.memory.to_json()
+    changed_site = result.site if result.site is not known and result.site != known else None
     return Analysis(page, digest, changes, learnt, result.reused, changed_site, encoded)
+
+
+# --- in a pool worker -------------------------------------------------------------------------
+_SITES: dict[str, tuple[int, SiteMemory]] = {}  # site -> (version, parsed memory), per worker
+
+
+def pooled_analyse(
+    body: bytes, url: str, site: tuple[str, int, str] | None, work: dict
+) -> Analysis:
+    """`analyse` in a pool worker. The site memory comes as (site, version, JSON): each worker
+    parses a version once, not once per check."""
+    memory = None
+    if site is not None:
+        name, version, text = site
+        cached = _SITES.get(name)
+        if cached is None or cached[0] != version:
+            cached = _SITES[name] = (version, SiteMemory.from_json(text))
+        memory = cached[1]
+    return analyse(body, url, site=memory, **work)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
 
-from crawler.analysis import Analysis, analyse, body_hash
+from crawler.analysis import Analysis, analyse, body_hash, pooled_analyse
 from crawler.diff import compare
 from crawler.errors import Reason
 from crawler.extract import SiteProfile, profile_for
@@ -27,6 +27,7 @@ from crawler.spider import Fetched
 from crawler.urls import canonicalize, registrable_domain, resolve_canonical
 from scheduler import policy
 from scheduler.recorder import BatchRecorder
+from scheduler.sitememory import SiteMemories
 from storage import (
     ArticleStatus,
     Claim,
@@ -39,6 +40,7 @@ from storage import (
 )
 
 PERMANENT = (301, 308)
+NOT_ARTICLE = PageKind.NOT_ARTICLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +77,12 @@ class ArticleChecker:
         self.executor = executor
         self.clock = clock
         self.outcomes: Counter[str] = Counter()
-        self._sites: dict[str, str | None] = {}
+        self.sites = SiteMemories(store)
         self._recorder: BatchRecorder | None = None
+
+    async def close(self) -> None:
+        """Save what is only kept in this process (what was learnt about sites)."""
+        await self.sites.close()
 
     async def check(self, fetched: Fetched) -> RecordResult:
         claim: Claim = fetched.job.claim
@@ -147,17 +153,27 @@ class ArticleChecker:
             )
         analysis = await self._analyse(claim, fetched)
         page = analysis.page
-        if not base.get("moved_to") and (canonical := self._canonical(claim, fetched, page)):
-            base["moved_to"] = canonical
-            base["events"] = ((EventKind.MOVED, f"{canonical} (rel=canonical)"),)
         events = list(base.pop("events", ()))
         status = None
-        if page.kind is PageKind.NOT_ARTICLE:
-            events.append((EventKind.UNAVAILABLE, page.reason or "not an article"))
-        elif claim.status is ArticleStatus.GONE:
+        if claim.status is ArticleStatus.GONE and (page is None or page.kind is not NOT_ARTICLE):
             events.append((EventKind.BACK, f"HTTP {fetched.status}"))
             status = ArticleStatus.ACTIVE
-        article = page.kind is not PageKind.NOT_ARTICLE
+        if page is None:  # the fast re-check: the article's own text did not change
+            return FetchResult(
+                **base,
+                **validators,
+                raw_hash=raw,
+                same_content=True,
+                events=tuple(events),
+                status=status,
+                next_check_at=self._next(claim, now),
+            )
+        if not base.get("moved_to") and (canonical := self._canonical(claim, fetched, page)):
+            base["moved_to"] = canonical
+            events.insert(0, (EventKind.MOVED, f"{canonical} (rel=canonical)"))
+        if page.kind is NOT_ARTICLE:
+            events.append((EventKind.UNAVAILABLE, page.reason or "not an article"))
+        article = page.kind is not NOT_ARTICLE
         changed = article and analysis.content_hash != claim.latest_hash
         return FetchResult(
             **base,
@@ -175,35 +191,41 @@ class ArticleChecker:
         )
 
     async def _analyse(self, claim: Claim, fetched: Fetched) -> Analysis:
-        previous = None
-        if claim.latest_revision:
-            previous = await asyncio.to_thread(self.store.latest_page, claim.article_id)
-        site = await self._site_memory(claim.site)
-        work = dict(
+        """The previous Page is loaded only when the fast re-check cannot tell on its own."""
+        url = fetched.url or claim.url
+        work: dict[str, Any] = dict(
             encoding=charset_of(fetched.headers),
-            profile=profile_for(fetched.url or claim.url, self.profiles),
+            profile=profile_for(url, self.profiles),
             memory=claim.memory,
-            previous=previous,
             latest_hash=claim.latest_hash,
-            site=site,
         )
-        if self.executor is None:
-            analysis = analyse(fetched.body, fetched.url or claim.url, **work)
-        else:
-            loop = asyncio.get_running_loop()
-            analysis = await loop.run_in_executor(
-                self.executor, _analyse_call, fetched.body, fetched.url or claim.url, work
-            )
+        pending = bool(claim.latest_revision and claim.memory)
+        previous = None
+        if claim.latest_revision and not pending:
+            previous = await asyncio.to_thread(self.store.latest_page, claim.article_id)
+        analysis = await self._run(claim, fetched.body, url, work, previous, pending)
+        if analysis.needs_previous:
+            previous = await asyncio.to_thread(self.store.latest_page, claim.article_id)
+            analysis = await self._run(claim, fetched.body, url, work, previous, False)
         if analysis.site is not None:
-            self._sites[claim.site] = analysis.site
-            await asyncio.to_thread(self.store.save_site_memory, claim.site, analysis.site)
+            self.sites.learnt(claim.site, analysis.site)
         return analysis
 
-    async def _site_memory(self, site: str) -> str | None:
-        """Kept in this process once read; other workers' lessons arrive on the next start."""
-        if site not in self._sites:
-            self._sites[site] = await asyncio.to_thread(self.store.site_memory, site)
-        return self._sites[site]
+    async def _run(
+        self,
+        claim: Claim,
+        body: bytes,
+        url: str,
+        work: dict[str, Any],
+        previous: Any,
+        pending: bool,
+    ) -> Analysis:
+        work = {**work, "previous": previous, "previous_pending": pending}
+        if self.executor is None:
+            return analyse(body, url, site=await self.sites.get(claim.site), **work)
+        site = None if pending else await self.sites.for_pool(claim.site)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, pooled_analyse, body, url, site, work)
 
     def _gone(self, base: dict[str, Any], claim: Claim, now: datetime, status: int) -> FetchResult:
         events = (*base.pop("events", ()), (EventKind.GONE, f"HTTP {status}"))
@@ -258,10 +280,6 @@ class ArticleChecker:
             settings=self.settings.policy,
             key=claim.url,
         )
-
-
-def _analyse_call(body: bytes, url: str, work: dict[str, Any]) -> Analysis:
-    return analyse(body, url, **work)
 
 
 def summary(outcomes: Counter[str]) -> str:

@@ -245,6 +245,10 @@ class Daemon:
         if self.runner is not None:
             await self.runner.stop()
             await self.runner.join()
+        try:
+            await self.checker.close()
+        except Exception:  # what it kept is a hint extraction rebuilds: never block the exit
+            log.exception("could not save what was learnt about sites")
         while not self.queue.empty():
             job = self.queue.get_nowait()
             if job.claim is not None:

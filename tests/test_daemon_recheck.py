@@ -1,0 +1,74 @@
+"""The checker's fast re-check (crawler.analysis) agrees with extraction's own: an unchanged
+article is recognised without its previous Page, an edit never is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.analysis import analyse, region_unchanged
+from crawler.extract import extract
+
+URL = "https://kyivindependent.com/north-korean-troops-suffer-over-1-000-losses/"
+HTML = (
+    Path(__file__).parent / "fixtures" / "extract" / "kyivindependent_article.html"
+).read_bytes()
+NOISE = HTML.replace(b"8f14e45fceea167a5a36dedd4bea2543", b"0" * 32).replace(
+    b"Zelensky arrives in South Africa", b"Zelensky lands in Pretoria"
+)
+EDITS = [
+    HTML.replace(b"hopeless assaults", b"futile assaults"),
+    HTML.replace(b"2024-12-28T05:41:12.000Z", b"2024-12-29T09:00:00.000Z"),
+]
+
+
+@pytest.mark.parametrize("body", [HTML, NOISE, *EDITS])
+def test_the_fast_recheck_decides_as_extraction_does(body: bytes) -> None:
+    first = extract(HTML, URL)
+    again = extract(body, URL, memory=first.memory, previous=first.page)
+    assert region_unchanged(body, None, first.memory) is again.reused
+
+
+def test_an_unchanged_article_needs_no_previous_page_and_an_edit_asks_for_it() -> None:
+    first = extract(HTML, URL)
+    work = dict(encoding=None, profile=None, memory=first.memory.to_json(), previous=None)
+    quick = analyse(NOISE, URL, latest_hash="h1", previous_pending=True, **work)
+    assert quick.page is None and quick.reused and quick.content_hash == "h1"
+    edited = analyse(EDITS[0], URL, latest_hash="h1", previous_pending=True, **work)
+    assert edited.needs_previous
+    full = analyse(EDITS[0], URL, latest_hash="h1", **{**work, "previous": first.page})
+    assert full.page is not None and "futile assaults" in full.page.text and full.changes
+
+
+def test_site_memory_is_read_once_and_saved_only_when_it_changed(store):
+    """What extraction learns about a site is kept in the checking process, and written back
+    when it changed (debounced, and at shutdown), not around every check."""
+    import asyncio
+
+    from crawler.extract import SiteMemory
+    from scheduler.sitememory import SiteMemories
+
+    store.save_site_memory("news.example", SiteMemory(furniture=("div.card",)).to_json())
+    saved: list[str] = []
+    original = store.save_site_memory
+    store.save_site_memory = lambda site, text: (saved.append(site), original(site, text))
+
+    async def run() -> None:
+        memories = SiteMemories(store, save_every=3600)
+        first, second = await asyncio.gather(
+            memories.get("news.example"), memories.get("news.example")
+        )
+        assert first is second and first.furniture == ("div.card",)
+        await memories.close()
+        assert saved == []  # nothing changed: nothing written
+        memories.learnt("news.example", SiteMemory(furniture=("div.card", "li.more")))
+        assert saved == []  # not yet: saved later, or at shutdown
+        await memories.close()
+
+    asyncio.run(run())
+    assert saved == ["news.example"]
+    assert SiteMemory.from_json(store.site_memory("news.example")).furniture == (
+        "div.card",
+        "li.more",
+    )
