@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -126,8 +127,60 @@ def database(backend: str, directory: Path) -> Iterator[str]:
 @dataclass
 class Pass:
     seconds: float
-    cpu: float
+    cpu: float  # the redline process (and the children it waited for)
     outcomes: dict[str, int] = field(default_factory=dict)
+    pool_cpu: float = 0.0  # its process pool (and forkserver), sampled
+    site_cpu: float = 0.0  # the news site's threads, in this process
+
+
+class TreeCPU:
+    """CPU seconds of the processes below `root` (the process pool and its forkserver, which
+    RUSAGE_CHILDREN never sees: nobody waits for them), sampled from /proc every 50 ms; each
+    process counts with the last value seen (the last 50 ms before it exits may be missed)."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, root: int) -> None:
+        self.root, self.seen, self._stop = root, {}, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.own = 0.0  # this sampler's own CPU, left out of the site's
+
+    def __enter__(self) -> TreeCPU:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for pid in self._descendants(self.root):
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                self.seen[pid] = (int(fields[11]) + int(fields[12])) / self.TICK
+        self.own = time.thread_time()
+
+    def _descendants(self, pid: int) -> list[int]:
+        found: list[int] = []
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return found
+        for task in tasks:
+            try:
+                children = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                found += [child, *self._descendants(child)]
+        return found
 
 
 def check_pass(db_url: str, args: argparse.Namespace, *targets: str) -> Pass:
@@ -144,14 +197,24 @@ def check_pass(db_url: str, args: argparse.Namespace, *targets: str) -> Pass:
     if args.pin:
         command = ["taskset", "-c", "1", *command]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    site_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    with TreeCPU(process.pid) as pool:
+        stdout, stderr = process.communicate()
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"redline check failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    site_after = resource.getrusage(resource.RUSAGE_SELF)
+    if process.returncode != 0:
+        raise SystemExit(f"redline check failed ({process.returncode}):\n{stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Pass(seconds, cpu, json.loads(done.stdout.strip().splitlines()[-1]))
+    site = (site_after.ru_utime - site_before.ru_utime) + (
+        site_after.ru_stime - site_before.ru_stime
+    )
+    outcomes = json.loads(stdout.strip().splitlines()[-1])
+    return Pass(seconds, cpu, outcomes, pool.seconds, max(site - pool.own, 0.0))
 
 
 # --- the rounds -------------------------------------------------------------------------------
@@ -207,11 +270,16 @@ def summarise(
 def _row(count: int, passes: list[Pass], startup: Pass) -> dict:
     seconds = statistics.median(p.seconds for p in passes)
     cpu = statistics.median(p.cpu for p in passes)
+    pool = statistics.median(p.pool_cpu for p in passes)
     return {
         "checks_per_s": round(count / seconds, 1),
         "steady_checks_per_s": round(count / max(seconds - startup.seconds, 1e-3), 1),
         "cpu_ms_per_check": round(1000 * cpu / count, 2),
         "steady_cpu_ms_per_check": round(1000 * max(cpu - startup.cpu, 0) / count, 2),
+        "pool_cpu_ms_per_check": round(1000 * pool / count, 2),
+        "site_cpu_ms_per_check": round(
+            1000 * statistics.median(p.site_cpu for p in passes) / count, 2
+        ),
         "seconds": [round(p.seconds, 2) for p in passes],
         "outcomes": passes[-1].outcomes,
     }
