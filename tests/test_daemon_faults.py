@@ -516,3 +516,42 @@ def test_a_redirect_to_another_scheme_is_recorded_as_unsupported_scheme(db_url, 
         check_once(db_url, config)
     seen = articles(db_url, urls)
     assert {u: reason_of(a) for u, a in seen.items()} == dict.fromkeys(urls, "unsupported_scheme")
+
+
+# --- the watchdog ---------------------------------------------------------------------------------
+# `redline run` whose crawl ends on its own a second after it started (its feeding stops with an
+# error), as a crawl that Scrapy closed for any reason would.
+CRAWL_ENDS = """
+import asyncio
+from crawler import spider
+
+async def start(self):
+    await asyncio.sleep(1.0)
+    raise RuntimeError("feeding broke")
+    yield
+
+spider.ArticleSpider.start = start
+from redline.cli import main
+main()
+"""
+
+
+def test_a_crawl_that_ends_unexpectedly_exits_1_so_systemd_restarts_it(db_url, tmp_path):
+    env = {**os.environ, "REDLINE_DATABASE_URL": db_url}
+    env["REDLINE_CONFIG"] = str(write_config(tmp_path / "redline.toml"))
+    log = tmp_path / "worker.log"
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CRAWL_ENDS, "run", "--workers", "0", "-v"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    try:
+        assert proc.wait(timeout=90) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "the crawl ended unexpectedly" in log.read_text(errors="replace")
