@@ -209,10 +209,11 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         delay = min(float(delay), self.cs.crawl_delay_cap)
         downloader = self.crawler.engine.downloader
         host = netloc.split(":")[0]
-        downloader.per_slot_settings.setdefault(host, {})["delay"] = delay
+        # No jitter: Scrapy's would send some requests up to 50 % sooner than robots.txt asks.
+        downloader.per_slot_settings.setdefault(host, {}).update(delay=delay, jitter=0.0)
         slot = downloader.slots.get(host)
         if slot is not None:
-            slot.delay = max(slot.delay, delay)
+            slot.delay, slot.jitter = max(slot.delay, delay), 0.0
         log.info("robots.txt of %s asks for a %.1f s crawl delay", netloc, delay)
 
 

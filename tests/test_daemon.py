@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -300,3 +301,31 @@ def test_tls_certificates_are_verified(db_url, tmp_path):
     store = open_store(db_url)
     assert store.get_article(url).last_error.startswith("tls_error")
     store.close()
+
+
+@pytest.mark.parametrize(("crawl_delay", "cap", "least"), [(2, 30, 2.0), (600, 1.5, 1.5)])
+def test_robots_crawl_delay_spaces_requests_to_a_host_up_to_the_cap(
+    db_url, site, tmp_path, crawl_delay, cap, least
+):
+    """Even with many requests allowed in flight per host, article fetches to a host whose
+    robots.txt asks for a Crawl-delay are that far apart; a huge delay is cut to the cap."""
+    urls = track(db_url, site)
+    site.set_robots(f"User-agent: *\nCrawl-delay: {crawl_delay}\n")
+    config = tmp_path / "redline.toml"
+    config.write_text(f"[crawl]\nper_host = 8\nautothrottle = false\ncrawl_delay_cap = {cap}\n")
+    site.clear_log()
+    done = subprocess.run(
+        [sys.executable, "-m", "redline", "check", *urls, "--json", "--workers", "0"],
+        env=environment(db_url, config=str(config)),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert summary(done) == {"new": len(urls)}
+    paths = {a.path for a in site.articles}
+    times = sorted(r.time for r in site.requests if r.path in paths)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert len(times) == len(urls)
+    assert min(gaps) >= least - 0.05, gaps
+    assert max(gaps) < least * 3, gaps  # the cap holds: never the full 600 s
