@@ -59,10 +59,15 @@ def region_unchanged(body: bytes, encoding: str | None, memory: ArticleMemory | 
     if memory is None or not memory.fingerprint:
         return False
     try:
+        raw = len(body) <= _core.LARGE_PAGE  # first on the bytes as they came, as extract() does
+        if raw and _mem.fingerprint(LexborHTMLParser(body), memory) == memory.fingerprint:
+            return True
         decoded = _core._text_of(body, encoding)
         if isinstance(decoded, Extraction):
             return False
         text, source = decoded
+        if raw and source is body:  # plain UTF-8: the same parse, already done
+            return False
         if "\x00" in text:
             text = source = text.replace("\x00", "")
         if len(text) > _core.LARGE_PAGE:
