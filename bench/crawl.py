@@ -19,10 +19,11 @@ passes of `redline check --all --json --workers 0` (pinned to core 1 unless --no
       exactly one new revision for each of them and none for the others.
 
 Checks per second = articles / wall time of the pass, start-up included; "steady" subtracts the
-start-up cost (a one-article pass). CPU seconds per check = user + sys of the redline process
-and the children it waited for (resource.getrusage(RUSAGE_CHILDREN)); with --workers 2 the
-pool's processes are children of multiprocessing's forkserver and are NOT counted, so the CPU
-column is only complete with --workers 0. Medians over --rounds rounds.
+start-up cost (a one-article pass). CPU seconds per check, each separately: the redline process
+(user + sys, resource.getrusage(RUSAGE_CHILDREN)); its process pool with --workers N (children
+of multiprocessing's forkserver, which nobody waits for: sampled from /proc every 50 ms); and
+the news site's threads in this process (RUSAGE_SELF, less the sampler). PostgreSQL's own
+server processes are not counted. Medians over --rounds rounds.
 """
 
 from __future__ import annotations

@@ -39,8 +39,9 @@ class Analysis:
 
 
 def body_hash(body: bytes) -> str:
-    """Identity of the raw bytes: identical bytes skip extraction altogether."""
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
+    """Identity of the raw bytes: identical bytes skip extraction altogether. SHA-256 (128 bits
+    kept): with the CPU's SHA instructions it hashes a 115 KB page in half blake2b's time."""
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def _memory(text: str | None) -> ArticleMemory | None:
