@@ -81,7 +81,11 @@ class PostgresStore(SqlStore):
             raise StorageError(f"invalid schema name {schema!r}")
         self.url = mask_password(conninfo)
         self.schema = schema
-        kwargs: dict[str, Any] = {"row_factory": dict_row, "connect_timeout": int(connect_timeout)}
+        kwargs: dict[str, Any] = {
+            "row_factory": dict_row,
+            "connect_timeout": int(connect_timeout),
+            "autocommit": True,  # transactions are explicit: `_tx` opens one, `_read` none
+        }
         if schema:
             kwargs["options"] = f"-c search_path={schema}"
         try:  # one direct attempt first: a clear reason, and no pool retry noise when it fails
@@ -108,15 +112,27 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _tx(self, write: bool = False) -> Iterator[Tx]:
+        # A write runs in pipeline mode: statements whose answer is not read (the inserts and
+        # updates of a record) go out without waiting for each other.
+        with (
+            self._errors(),
+            self._pool.connection() as conn,
+            conn.pipeline() if write else nullcontext(),
+            conn.transaction(),
+        ):
+            yield _PgTx(conn)
+
+    @contextmanager
+    def _read(self) -> Iterator[Tx]:
+        """No transaction (connections are in autocommit mode): one round trip per query
+        instead of three, for reads of rows that never change once written."""
+        with self._errors(), self._pool.connection() as conn:
+            yield _PgTx(conn)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
         try:
-            # A write runs in pipeline mode: statements whose answer is not read (the inserts
-            # and updates of a record) go out without waiting for each other.
-            with (
-                self._pool.connection() as conn,
-                conn.pipeline() if write else nullcontext(),
-                conn.transaction(),
-            ):
-                yield _PgTx(conn)
+            yield
         except PoolTimeout as exc:
             raise DatabaseUnavailable(f"PostgreSQL at {self.url} is not answering") from exc
         except psycopg.OperationalError as exc:

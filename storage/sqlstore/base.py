@@ -76,6 +76,11 @@ class SqlBase(ABC):
     @abstractmethod
     def _tx(self, write: bool = False) -> AbstractContextManager[Tx]: ...
 
+    def _read(self) -> AbstractContextManager[Tx]:
+        """For reads of rows that never change once written (revisions): a backend may run
+        them without a transaction."""
+        return self._tx()
+
     @abstractmethod
     def _ts(self, value: datetime | None) -> Any:
         """A time as the backend stores it."""

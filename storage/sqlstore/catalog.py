@@ -112,7 +112,7 @@ class Catalog(SqlBase):
             )
 
     def latest_page(self, article_id: int) -> Page | None:
-        with self._tx() as tx:
+        with self._read() as tx:
             row = tx.one(
                 "SELECT c.page FROM revisions r JOIN revision_content c ON c.revision_id = r.id "
                 "WHERE r.article_id = ? ORDER BY r.number DESC LIMIT 1",

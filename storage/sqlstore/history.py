@@ -33,7 +33,7 @@ class History(SqlBase):
     """Reading history: revisions, changes, events, alerts, and exports."""
 
     def history(self, article_id: int) -> list[RevisionInfo]:
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.all(
                 "SELECT number, fetched_at, content_hash, headline, summary FROM revisions "
                 "WHERE article_id = ? ORDER BY number",
@@ -55,7 +55,7 @@ class History(SqlBase):
         ]
 
     def revision(self, article_id: int, number: int) -> Revision:
-        with self._tx() as tx:
+        with self._read() as tx:
             return self._revision(tx, article_id, number)
 
     def _revision(self, tx: Tx, article_id: int, number: int) -> Revision:
@@ -94,7 +94,7 @@ class History(SqlBase):
         return codec.decode_page(row["page"])
 
     def raw_html(self, article_id: int, number: int) -> bytes | None:
-        with self._tx() as tx:
+        with self._read() as tx:
             row = tx.one(
                 "SELECT c.raw_html FROM revisions r "
                 "JOIN revision_content c ON c.revision_id = r.id "
