@@ -148,8 +148,52 @@ def _depth(node: LexborNode) -> int:
     return depth
 
 
+_FRAGMENT = "\x1f"  # between text nodes when a subtree's text is read in one call
+
+
+def _matched(raw: str, output: str, words: frozenset[str]) -> int:
+    """Characters of one text node that appear in the body (0 for short or absent text).
+
+    A text found in the body has its inner words among the body's whole words: checking one
+    word in a set rejects most furniture text without searching the body for it.
+    """
+    if len(raw) < _MIN_CHUNK or raw.isspace():
+        return 0
+    split = raw.split()
+    if len(split) >= 3 and split[1] not in words:
+        return 0
+    text = " ".join(split)  # cheap; exact enough to locate
+    return len(text) if len(text) >= _MIN_CHUNK and text in output else 0
+
+
+def _weigh(
+    node: LexborNode,
+    output: tuple[str, frozenset[str]],
+    least: float,
+    weight: dict[int, tuple[int, LexborNode]],
+) -> int:
+    """Body characters under `node`, recorded for every element that may reach `least`.
+
+    A child subtree holding less text than `least` cannot cover the body: its text nodes are
+    read in one call and only summed, instead of being visited one by one.
+    """
+    total = 0
+    for child in node.iter(include_text=True):
+        if child.is_text_node:
+            if node.tag not in _NOT_TEXT:
+                total += _matched(child.text_content or "", *output)
+        elif child.tag not in _NOT_TEXT:
+            text = child.text(deep=True, separator=_FRAGMENT)
+            if len(text) >= least:
+                total += _weigh(child, output, least, weight)
+            else:
+                total += sum(_matched(part, *output) for part in text.split(_FRAGMENT))
+    weight[node.mem_id] = (total, node)
+    return total
+
+
 def find_container(tree: LexborHTMLParser, body: tuple[str, ...]) -> LexborNode | None:
-    """The lowest element holding at least 90% of the body's text, in one pass over text nodes.
+    """The lowest element holding at least 90% of the body's text.
 
     Each text node that appears in the extracted body adds its length to all its ancestors.
     """
@@ -157,28 +201,12 @@ def find_container(tree: LexborHTMLParser, body: tuple[str, ...]) -> LexborNode 
     total = len(output) - len(body) + 1
     if not body or tree.body is None:
         return None
-    weight: dict[int, int] = {}
-    nodes: dict[int, LexborNode] = {}
-    for text_node in tree.body.traverse(include_text=True):
-        if not text_node.is_text_node:
-            continue
-        raw = text_node.text_content
-        if not raw or len(raw) < _MIN_CHUNK or raw.isspace():
-            continue
-        node = text_node.parent
-        if node is None or node.tag in _NOT_TEXT:
-            continue
-        text = " ".join(raw.split())  # cheap; exact enough to locate
-        if len(text) < _MIN_CHUNK or text not in output:
-            continue
-        while node is not None and node.tag not in ("body", "html", "-document"):
-            weight[node.mem_id] = weight.get(node.mem_id, 0) + len(text)
-            nodes[node.mem_id] = node
-            node = node.parent
-    covering = [nodes[k] for k, w in weight.items() if w >= _COVER * total]
-    if not covering:
-        return None
-    return max(covering, key=_depth)
+    least = _COVER * total
+    weight: dict[int, tuple[int, LexborNode]] = {}
+    body_node = tree.body
+    _weigh(body_node, (output, frozenset(output.split())), least, weight)
+    covering = [n for k, (w, n) in weight.items() if w >= least and k != body_node.mem_id]
+    return max(covering, key=_depth) if covering else None
 
 
 def _quote(value: str) -> str:
