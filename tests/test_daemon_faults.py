@@ -97,6 +97,7 @@ def start_worker(
     *,
     public: tuple[str, ...] = (),
     wait: bool = True,
+    script: str | None = None,
 ) -> Worker:
     env = {
         **os.environ,
@@ -107,7 +108,7 @@ def start_worker(
     env.pop("REDLINE_ALLOW_PRIVATE_NETWORKS", None)  # the config file decides
     with log.open("ab") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-c", WRAPPER, "run", "--workers", "0", "-v"],
+            [sys.executable, "-c", script or WRAPPER, "run", "--workers", "0", "-v"],
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,
@@ -537,21 +538,11 @@ main()
 
 
 def test_a_crawl_that_ends_unexpectedly_exits_1_so_systemd_restarts_it(db_url, tmp_path):
-    env = {**os.environ, "REDLINE_DATABASE_URL": db_url}
-    env["REDLINE_CONFIG"] = str(write_config(tmp_path / "redline.toml"))
+    config = write_config(tmp_path / "redline.toml")
     log = tmp_path / "worker.log"
-    with log.open("ab") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", CRAWL_ENDS, "run", "--workers", "0", "-v"],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
+    worker = start_worker(db_url, config, log, wait=False, script=CRAWL_ENDS)
     try:
-        assert proc.wait(timeout=90) == 1
+        assert worker.proc.wait(timeout=90) == 1
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        worker.kill()
     assert "the crawl ended unexpectedly" in log.read_text(errors="replace")
