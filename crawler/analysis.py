@@ -15,12 +15,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from selectolax.lexbor import LexborHTMLParser
-
 from crawler.diff import compare
-from crawler.extract import ArticleMemory, Extraction, SiteProfile, extract
-from crawler.extract import core as _core
-from crawler.extract import memory as _mem
+from crawler.extract import ArticleMemory, SiteProfile, extract, region_unchanged
 from crawler.extract.site import SiteMemory
 from storage.codec import content_hash, encode_fetch
 from storage.model import Change, EncodedPage, Page, PageKind
@@ -51,33 +47,6 @@ def _memory(text: str | None) -> ArticleMemory | None:
         return ArticleMemory.from_json(text)
     except (ValueError, TypeError, KeyError):
         return None  # memory from an older extractor: learn again
-
-
-def region_unchanged(body: bytes, encoding: str | None, memory: ArticleMemory | None) -> bool:
-    """extract()'s fast re-check on its own: does the remembered article region read the same?
-    The page is parsed exactly as extract() parses it (crawler.extract.core), so the two agree;
-    any surprise counts as "changed", which only costs a full extraction."""
-    if memory is None or not memory.fingerprint:
-        return False
-    try:
-        raw = len(body) <= _core.LARGE_PAGE  # first on the bytes as they came, as extract() does
-        if raw and _mem.fingerprint(LexborHTMLParser(body), memory) == memory.fingerprint:
-            return True
-        decoded = _core._text_of(body, encoding)
-        if isinstance(decoded, Extraction):
-            return False
-        text, source = decoded
-        if raw and source is body:  # plain UTF-8: the same parse, already done
-            return False
-        if "\x00" in text:
-            text = source = text.replace("\x00", "")
-        if len(text) > _core.LARGE_PAGE:
-            source = _core._shrink(text)
-            if len(source) > _core.MAX_MARKUP:
-                return False
-        return _mem.fingerprint(LexborHTMLParser(source), memory) == memory.fingerprint
-    except Exception:
-        return False
 
 
 def analyse(

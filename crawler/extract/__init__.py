@@ -3,7 +3,14 @@
 Pure functions only (no I/O, no clock). See docs/extraction.md.
 """
 
-from crawler.extract.core import EXTRACTOR, EXTRACTOR_VERSION, Extraction, extract, extract_page
+from crawler.extract.core import (
+    EXTRACTOR,
+    EXTRACTOR_VERSION,
+    Extraction,
+    extract,
+    extract_page,
+    region_unchanged,
+)
 from crawler.extract.memory import ArticleMemory
 from crawler.extract.profiles import (
     ProfileError,
@@ -29,4 +36,5 @@ __all__ = [
     "load_profiles",
     "normalise_text",
     "profile_for",
+    "region_unchanged",
 ]

@@ -130,6 +130,42 @@ def extract(
     return result if result.site is not None else replace(result, site=site)
 
 
+def region_unchanged(html: bytes, encoding: str | None, memory: ArticleMemory | None) -> bool:
+    """extract()'s fast re-check on its own: does the remembered article region read the same?
+    For a caller that wants to know before loading the previous Page. It reads the page as
+    extract() does; any surprise counts as "changed", which only costs a full extraction."""
+    if memory is None or not memory.fingerprint:
+        return False
+    try:
+        raw = len(html) <= LARGE_PAGE  # first on the bytes as they came, as extract() does
+        if raw and mem.fingerprint(LexborHTMLParser(html), memory) == memory.fingerprint:
+            return True
+        decoded = _text_of(html, encoding)
+        if isinstance(decoded, Extraction) or (raw and decoded[1] is html):
+            return False  # not a page, or plain UTF-8: the same parse, already done
+        prepared = _prepared(*decoded, memory)
+        if isinstance(prepared, Extraction):
+            return False
+        return mem.fingerprint(LexborHTMLParser(prepared[1]), memory) == memory.fingerprint
+    except Exception:
+        return False
+
+
+def _prepared(
+    text: str, source: bytes | str, memory: ArticleMemory | None
+) -> tuple[str, bytes | str] | Extraction:
+    """Decoded text as extraction reads it: NULs gone, a huge page's scripts and styles cut."""
+    if "\x00" in text:
+        text = source = text.replace("\x00", "")
+    if not _VISIBLE_CHAR.search(text):
+        return _not_article("empty", memory)
+    if len(text) > LARGE_PAGE:
+        text = source = _shrink(text)
+        if len(text) > MAX_MARKUP:
+            return _not_article("too_large", memory)
+    return text, source
+
+
 def extract_page(html: bytes | str, url: str, **kwargs: Any) -> Page:
     """extract(...).page, for callers that keep no memory."""
     return extract(html, url, **kwargs).page
@@ -146,14 +182,10 @@ def _extract_text(
     tree: LexborHTMLParser | None = None,
 ) -> Extraction:
     """The rest of extract() on decoded text; `tree` is a Lexbor parse of `source` already made."""
-    if "\x00" in text:
-        text = source = text.replace("\x00", "")
-    if not _VISIBLE_CHAR.search(text):
-        return _not_article("empty", memory)
-    if len(text) > LARGE_PAGE:
-        text = source = _shrink(text)
-        if len(text) > MAX_MARKUP:
-            return _not_article("too_large", memory)
+    prepared = _prepared(text, source, memory)
+    if isinstance(prepared, Extraction):
+        return prepared
+    text, source = prepared
     if tree is not None:  # already re-checked on these very bytes
         return _full(source, tree, url, profile, memory, previous, site)
     tree = LexborHTMLParser(source)
