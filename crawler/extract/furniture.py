@@ -56,17 +56,28 @@ _DROP_UNLESS_ARTICLE = frozenset({"form", "figure", "aside", "nav", "footer", "d
 _NEVER_FURNITURE = frozenset({"main", "article"})
 
 
+_PAIR_HEADS = frozenset(first for first, _ in _PAIRS)
+
+
 def _tokens(value: str) -> list[str]:
-    return [t for t in _SPLIT.split(_CAMEL.sub(" ", value).lower()) if t]
+    """The words of a class or id value; "shareBar" is "share bar" (most values need no
+    camel-case split: they are already lower case)."""
+    lowered = value if value.islower() else _CAMEL.sub(" ", value).lower()
+    return _SPLIT.split(lowered)  # may hold empty strings, which match no word
 
 
 @lru_cache(maxsize=8192)
 def is_furniture_name(value: str) -> bool:
-    """True when a class or id value names furniture ("ad-slot", "shareBar", "most-read")."""
+    """True when a class or id value names furniture ("ad-slot", "shareBar", "most-read").
+
+    Set operations first: a page has hundreds of class values, and few name furniture.
+    """
     tokens = _tokens(value)
-    if any(t in _FURNITURE_TOKENS for t in tokens):
+    if not _FURNITURE_TOKENS.isdisjoint(tokens):
         return True
-    return any(pair in _PAIRS for pair in pairwise(tokens))
+    if _PAIR_HEADS.isdisjoint(tokens):
+        return False
+    return any(pair in _PAIRS for pair in pairwise(t for t in tokens if t))
 
 
 _TELLING = frozenset({"class", "id", "hidden", "aria-hidden", "style", "role"})

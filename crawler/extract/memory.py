@@ -151,19 +151,24 @@ def _depth(node: LexborNode) -> int:
 _FRAGMENT = "\x1f"  # between text nodes when a subtree's text is read in one call
 
 
-def _matched(raw: str, output: str, words: frozenset[str]) -> int:
-    """Characters of one text node that appear in the body (0 for short or absent text).
+def _matched(texts: list[str], output: str, words: frozenset[str]) -> int:
+    """Characters of these text nodes that appear in the body (short or absent text adds 0).
 
     A text found in the body has its inner words among the body's whole words: checking one
-    word in a set rejects most furniture text without searching the body for it.
+    word in a set rejects most furniture text without searching the body for it. One loop
+    over a subtree's text nodes, not a call per node: this runs for every node of the page.
     """
-    if len(raw) < _MIN_CHUNK or raw.isspace():
-        return 0
-    split = raw.split()
-    if len(split) >= 3 and split[1] not in words:
-        return 0
-    text = " ".join(split)  # cheap; exact enough to locate
-    return len(text) if len(text) >= _MIN_CHUNK and text in output else 0
+    total = 0
+    for raw in texts:
+        if len(raw) < _MIN_CHUNK:
+            continue
+        split = raw.split()
+        if len(split) >= 3 and split[1] not in words:
+            continue
+        text = " ".join(split)  # cheap; exact enough to locate
+        if len(text) >= _MIN_CHUNK and text in output:
+            total += len(text)
+    return total
 
 
 def _weigh(
@@ -181,13 +186,13 @@ def _weigh(
     for child in node.iter(include_text=True):
         if child.is_text_node:
             if node.tag not in _NOT_TEXT:
-                total += _matched(child.text_content or "", *output)
+                total += _matched([child.text_content or ""], *output)
         elif child.tag not in _NOT_TEXT:
             text = child.text(deep=True, separator=_FRAGMENT)
             if len(text) >= least:
                 total += _weigh(child, output, least, weight)
             else:
-                total += sum(_matched(part, *output) for part in text.split(_FRAGMENT))
+                total += _matched(text.split(_FRAGMENT), *output)
     weight[node.mem_id] = (total, node)
     return total
 
