@@ -3,13 +3,15 @@
     python bench/crawl.py --quick                   # 300 articles, one round, SQLite only
     python bench/crawl.py                           # 2,000 articles, 3 rounds, both backends
     python bench/crawl.py --crawl autothrottle=false --crawl per_host=16   # [crawl] settings
-    python bench/crawl.py --workers 2 --no-pin      # the default process pool, both cores
+    python bench/crawl.py --workers 2 --pin site    # the default process pool, both cores
+    python bench/crawl.py --workers 2 --no-pin      # the same, the site unpinned too
     python bench/crawl.py --urlwatch /tmp/urlwatch-venv/bin/urlwatch   # and urlwatch beside it
     python bench/crawl.py --profile prof.out --profile-pass a   # cProfile of one pass (a, b or c)
 
 The local news site (tests.newsite.NewsSite, in this process's threads, pinned to core 0) serves
 the real pages of ../shared/corpus/extraction/ under `--articles` URLs. Each round times three
-passes of `redline check --all --json --workers 0` (pinned to core 1 unless --no-pin):
+passes of `redline check --all --json --workers 0` (pinned to core 1; with `--pin site`, redline
+and its pool use both cores and only the site stays on core 0; `--no-pin` pins nothing):
 
   (a) not modified: every article answers 304 to the stored validators;
   (b) noise: every article answers 200 and only per-request noise (ads, tokens, "N minutes ago")
@@ -195,8 +197,9 @@ def check_pass(db_url: str, args: argparse.Namespace, *targets: str) -> Pass:
     command += ["--workers", str(args.workers)]
     if args.profile_to:
         command = [sys.executable, "-m", "cProfile", "-o", args.profile_to, *command[1:]]
-    if args.pin:
-        command = ["taskset", "-c", "1", *command]
+    if args.pin != "none":  # this process is pinned to core 0, and children inherit that
+        cores = "1" if args.pin == "both" else f"0-{(os.cpu_count() or 1) - 1}"
+        command = ["taskset", "-c", cores, *command]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     site_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
@@ -321,7 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both", "none"], default="both")
     parser.add_argument("--workers", type=int, default=0, help="redline check --workers")
-    parser.add_argument("--no-pin", dest="pin", action="store_false")
+    parser.add_argument(
+        "--pin",
+        choices=["both", "site", "none"],
+        default="both",
+        help="both: the site on core 0, redline on core 1; site: only the site on core 0 "
+        "(redline and its pool use both cores); none: nothing pinned",
+    )
+    parser.add_argument("--no-pin", dest="pin", action="store_const", const="none")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--crawl", action="append", default=[], metavar="KEY=VALUE",
                         help="a [crawl] setting, e.g. per_host=16 autothrottle=false")  # fmt: skip
@@ -339,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         args.config = Path(tmp) / "redline.toml"
         args.config.write_text("[crawl]\n" + "".join(f"{kv}\n" for kv in args.crawl))
-        with news_site(args.articles, args.corpus, args.pin) as site:
+        with news_site(args.articles, args.corpus, args.pin != "none") as site:
             urls = [site.article_url(a.slug) for a in site.articles]
             editor = BodyEditor(site, args.corpus)
             if args.profile_to:
@@ -349,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
                     report["backends"].append(run_backend(backend, site, editor, args))
                     print(json.dumps(report["backends"][-1], indent=1), flush=True)
             if args.urlwatch:
-                report["urlwatch"] = run_urlwatch(args.urlwatch, site, urls, args.rounds, args.pin)
+                report["urlwatch"] = run_urlwatch(
+                    args.urlwatch, site, urls, args.rounds, args.pin == "both"
+                )
                 print(json.dumps(report["urlwatch"]), flush=True)
     if args.json_to:
         args.json_to.write_text(json.dumps(report, indent=1))

@@ -12,7 +12,9 @@ previous Page only when the re-check does not match (`Analysis.needs_previous`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from dataclasses import dataclass
 
 from crawler.diff import compare
@@ -99,6 +101,18 @@ def analyse(
 
 
 # --- in a pool worker -------------------------------------------------------------------------
+POOL_NICENESS = 10
+
+
+def pool_worker_started() -> None:
+    """Lower a pool worker's CPU priority: when the cores are busy, the checking process
+    (fetching, re-checks, writes: every check passes through it) runs first, and full
+    extractions take what is left. Nothing waits less for it: the pool's work is the slow part
+    of a few checks, the checking process's is the whole of every check."""
+    with contextlib.suppress(OSError):  # not allowed here: run at the same priority
+        os.nice(POOL_NICENESS)
+
+
 _SITES: dict[str, tuple[int, SiteMemory]] = {}  # site -> (version, parsed memory), per worker
 
 

@@ -221,9 +221,14 @@ class ArticleChecker:
         pending: bool,
     ) -> Analysis:
         work = {**work, "previous": previous, "previous_pending": pending}
+        if pending:
+            # The fast re-check stays in this process even with a pool: it costs less than
+            # sending the body to a worker and back (docs/crawl-bench.md), and it needs no site
+            # memory. Only full extractions go to the pool.
+            return analyse(body, url, site=None, **work)
         if self.executor is None:
             return analyse(body, url, site=await self.sites.get(claim.site), **work)
-        site = None if pending else await self.sites.for_pool(claim.site)
+        site = await self.sites.for_pool(claim.site)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, pooled_analyse, body, url, site, work)
 

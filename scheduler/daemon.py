@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from crawler.analysis import pool_worker_started
 from crawler.crawlsettings import CrawlSettings, scrapy_settings
 from crawler.spider import ArticleSpider, Fetched, FetchJob
 from scheduler.checks import ArticleChecker
@@ -142,7 +143,9 @@ class Daemon:
             return None
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["crawler.analysis"])
-        return ProcessPoolExecutor(self.settings.workers, mp_context=context)
+        return ProcessPoolExecutor(
+            self.settings.workers, mp_context=context, initializer=pool_worker_started
+        )
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):

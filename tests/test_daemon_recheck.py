@@ -72,3 +72,18 @@ def test_site_memory_is_read_once_and_saved_only_when_it_changed(store):
         "div.card",
         "li.more",
     )
+
+
+def test_extraction_workers_yield_the_cpu_to_the_checking_process() -> None:
+    """The daemon's pool workers run at a lower priority than the process that fetches, so a
+    burst of full extractions cannot slow every other check down."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from crawler.analysis import POOL_NICENESS, pool_worker_started
+
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=pool_worker_started) as pool:
+        niceness = pool.submit(os.nice, 0).result(timeout=60)
+    assert niceness == min(os.nice(0) + POOL_NICENESS, 19)
