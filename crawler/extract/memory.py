@@ -160,7 +160,7 @@ def _matched(texts: list[str], output: str, words: frozenset[str]) -> int:
     """
     total = 0
     for raw in texts:
-        if len(raw) < _MIN_CHUNK:
+        if len(raw) < _MIN_CHUNK or raw.isspace():  # most are indentation between tags
             continue
         split = raw.split()
         if len(split) >= 3 and split[1] not in words:
