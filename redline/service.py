@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import timedelta
@@ -28,17 +28,40 @@ def crawl_settings(config: Config) -> Any:
 
 
 def check_settings(config: Config, alert_channels: Sequence[str] = ()) -> Any:
+    """[policy] is the default revisit policy; [policy.sites."example.com"] overrides some of
+    its settings for one site and the hosts under it."""
     from scheduler.checks import CheckSettings
     from scheduler.policy import PolicySettings
 
-    policy = {
-        k: _minutes(v, f"[policy] {k}") if k != "quiet_factor" and k != "jitter" else v
-        for k, v in _known(PolicySettings, config.policy, "[policy]").items()
-    }
+    table = dict(config.policy)
+    sites = table.pop("sites", {})
+    if not isinstance(sites, Mapping) or not all(isinstance(v, Mapping) for v in sites.values()):
+        raise ConfigError('[policy.sites]: expected tables like [policy.sites."example.com"]')
     try:
-        return CheckSettings(policy=PolicySettings(**policy), alert_channels=tuple(alert_channels))
-    except ValueError as exc:
+        default = PolicySettings(**_policy_values(table, "[policy]"))
+    except (ValueError, TypeError) as exc:
         raise ConfigError(f"[policy]: {exc}") from exc
+    site_policies = {}
+    for site, values in sites.items():
+        where = f'[policy.sites."{site}"]'
+        try:
+            site_policies[site.lower().strip(".")] = default.with_overrides(
+                **_policy_values(values, where)
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+    return CheckSettings(
+        policy=default, site_policies=site_policies, alert_channels=tuple(alert_channels)
+    )
+
+
+def _policy_values(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    from scheduler.policy import PolicySettings
+
+    return {
+        k: _minutes(v, f"{where} {k}") if k not in ("quiet_factor", "jitter") else v
+        for k, v in _known(PolicySettings, table, where).items()
+    }
 
 
 def profiles(config: Config) -> dict[str, Any]:

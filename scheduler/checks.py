@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -50,6 +50,7 @@ class CheckSettings:
     gone_recheck: timedelta = timedelta(days=1)  # how often a gone article is looked at
     alert_channels: tuple[str, ...] = ()
     policy: policy.PolicySettings = field(default_factory=policy.PolicySettings)
+    site_policies: Mapping[str, policy.PolicySettings] = field(default_factory=dict)
 
 
 def charset_of(headers: dict[str, str]) -> str | None:
@@ -269,7 +270,7 @@ class ArticleChecker:
             first_seen=claim.first_seen or now,
             last_changed=now if changed else claim.last_changed_at,
             recent_changes=claim.recent_changes + (1 if changed else 0),
-            settings=self.settings.policy,
+            settings=self._policy(claim),
             key=claim.url,
         )
 
@@ -282,9 +283,13 @@ class ArticleChecker:
             now=now,
             first_seen=claim.first_seen or now,
             failures=claim.error_count + 1,
-            settings=self.settings.policy,
+            settings=self._policy(claim),
             key=claim.url,
         )
+
+    def _policy(self, claim: Claim) -> policy.PolicySettings:
+        """The revisit policy of the article's site ([policy.sites."..."]), else the default."""
+        return policy.settings_for(claim.site, self.settings.policy, self.settings.site_policies)
 
 
 def summary(outcomes: Counter[str]) -> str:

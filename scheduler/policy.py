@@ -49,8 +49,16 @@ class PolicySettings:
 def settings_for(
     site: str, default: PolicySettings, overrides: Mapping[str, PolicySettings]
 ) -> PolicySettings:
-    """The site's own settings if it has any, else the default."""
-    return overrides.get(site, default)
+    """The settings of the most specific configured site that `site` is or lies under
+    ("live.example.com" takes "example.com"'s), else the default."""
+    if not overrides:
+        return default
+    labels = site.lower().strip(".").split(".")
+    for start in range(len(labels)):
+        found = overrides.get(".".join(labels[start:]))
+        if found is not None:
+            return found
+    return default
 
 
 def next_check(

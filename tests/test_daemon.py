@@ -329,3 +329,47 @@ def test_robots_crawl_delay_spaces_requests_to_a_host_up_to_the_cap(
     assert len(times) == len(urls)
     assert min(gaps) >= least - 0.05, gaps
     assert max(gaps) < least * 3, gaps  # the cap holds: never the full 600 s
+
+
+def test_a_sites_own_revisit_policy_sets_its_articles_next_check(db_url, site, tmp_path):
+    """[policy.sites."..."] overrides the default policy for that site's articles only."""
+    from datetime import UTC, datetime, timedelta
+
+    urls = track(db_url, site)
+    config = tmp_path / "redline.toml"
+    config.write_text(
+        '[policy]\nmin_interval = "10m"\njitter = 0\n\n'
+        '[policy.sites."127.0.0.1"]\nmin_interval = "3h"\nmax_interval = "2d"\n'
+    )
+    started = datetime.now(UTC)
+    done = subprocess.run(
+        [sys.executable, "-m", "redline", "check", urls[0], "--json"],
+        env=environment(db_url, config=str(config)),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert summary(done) == {"new": 1}
+    store = open_store(db_url)
+    wait = store.get_article(urls[0]).next_check_at - started
+    store.close()
+    assert timedelta(hours=3) <= wait < timedelta(hours=3, minutes=5)
+
+
+def test_a_bad_site_policy_is_refused_with_its_section_named(db_url, site, tmp_path):
+    track(db_url, site)
+    config = tmp_path / "redline.toml"
+    config.write_text('[policy.sites."example.com"]\nmin_interval = "0m"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "redline", "check", "--all"],
+        env=environment(db_url, config=str(config)),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert '[policy.sites."example.com"]' in done.stderr
+    assert "Traceback" not in done.stderr
+    assert site.requests_to(site.articles[0].path) == []  # refused before fetching anything

@@ -111,9 +111,16 @@ def test_errors_back_off_from_minutes_to_a_day():
 
 
 def test_per_site_overrides():
-    overrides = {"example.com": DEFAULT.with_overrides(max_age=timedelta(days=90))}
-    assert settings_for("example.com", DEFAULT, overrides).max_age == timedelta(days=90)
+    archive = DEFAULT.with_overrides(max_age=timedelta(days=90))
+    live = DEFAULT.with_overrides(min_interval=M, max_age=2 * D)
+    overrides = {"example.com": archive, "live.example.com": live}
+    assert settings_for("example.com", DEFAULT, overrides) is archive
+    assert settings_for("news.example.com", DEFAULT, overrides) is archive  # hosts under it
+    assert settings_for("LIVE.Example.com", DEFAULT, overrides) is live  # the most specific
+    assert settings_for("a.live.example.com", DEFAULT, overrides) is live
     assert settings_for("other.example", DEFAULT, overrides) is DEFAULT
+    assert settings_for("notexample.com", DEFAULT, overrides) is DEFAULT  # whole labels only
+    assert settings_for("example.com", DEFAULT, {}) is DEFAULT
 
 
 @pytest.mark.parametrize(
