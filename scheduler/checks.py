@@ -23,6 +23,7 @@ from crawler.analysis import Analysis, analyse, body_hash, pooled_analyse
 from crawler.diff import compare
 from crawler.errors import Reason
 from crawler.extract import SiteProfile, profile_for
+from crawler.extract.core import LARGE_PAGE
 from crawler.spider import Fetched
 from crawler.urls import canonicalize, registrable_domain, resolve_canonical
 from scheduler import policy
@@ -51,6 +52,11 @@ class CheckSettings:
     alert_channels: tuple[str, ...] = ()
     policy: policy.PolicySettings = field(default_factory=policy.PolicySettings)
     site_policies: Mapping[str, policy.PolicySettings] = field(default_factory=dict)
+
+
+# Above this, even the fast re-check (which then decodes the page and cuts its scripts before
+# parsing) is left to the pool: it would hold up every other check in this process.
+INLINE_RECHECK_BYTES = LARGE_PAGE
 
 
 def charset_of(headers: dict[str, str]) -> str | None:
@@ -222,14 +228,14 @@ class ArticleChecker:
         pending: bool,
     ) -> Analysis:
         work = {**work, "previous": previous, "previous_pending": pending}
-        if pending:
+        if pending and len(body) <= INLINE_RECHECK_BYTES:
             # The fast re-check stays in this process even with a pool: it costs less than
             # sending the body to a worker and back (docs/crawl-bench.md), and it needs no site
-            # memory. Only full extractions go to the pool.
+            # memory. Full extractions, and re-checks of huge pages, go to the pool.
             return analyse(body, url, site=None, **work)
         if self.executor is None:
             return analyse(body, url, site=await self.sites.get(claim.site), **work)
-        site = await self.sites.for_pool(claim.site)
+        site = None if pending else await self.sites.for_pool(claim.site)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, pooled_analyse, body, url, site, work)
 
