@@ -195,6 +195,8 @@ def check_pass(db_url: str, args: argparse.Namespace, *targets: str) -> Pass:
     }
     command = [sys.executable, "-m", "redline", "check", *(targets or ["--all"]), "--json"]
     command += ["--workers", str(args.workers)]
+    if not args.pin_cpus:
+        command.append("--no-pin-cpus")
     if args.profile_to:
         command = [sys.executable, "-m", "cProfile", "-o", args.profile_to, *command[1:]]
     if args.pin != "none":  # this process is pinned to core 0, and children inherit that
@@ -332,6 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         "(redline and its pool use both cores); none: nothing pinned",
     )
     parser.add_argument("--no-pin", dest="pin", action="store_const", const="none")
+    parser.add_argument(
+        "--no-pin-cpus",
+        dest="pin_cpus",
+        action="store_false",
+        help="redline check --no-pin-cpus: its pool shares the checking process's CPU",
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--crawl", action="append", default=[], metavar="KEY=VALUE",
                         help="a [crawl] setting, e.g. per_host=16 autothrottle=false")  # fmt: skip

@@ -104,13 +104,15 @@ def analyse(
 POOL_NICENESS = 10
 
 
-def pool_worker_started() -> None:
-    """Lower a pool worker's CPU priority: when the cores are busy, the checking process
-    (fetching, re-checks, writes: every check passes through it) runs first, and full
-    extractions take what is left. Nothing waits less for it: the pool's work is the slow part
-    of a few checks, the checking process's is the whole of every check."""
+def pool_worker_started(cpus: frozenset[int] | None = None) -> None:
+    """Lower a pool worker's CPU priority, and keep it on `cpus` when given (the CPUs the
+    checking process does not run on): every check passes through the checking process
+    (fetching, re-checks, writes), the pool's work is the slow part of a few checks only."""
     with contextlib.suppress(OSError):  # not allowed here: run at the same priority
         os.nice(POOL_NICENESS)
+    if cpus:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, cpus)
 
 
 _SITES: dict[str, tuple[int, SiteMemory]] = {}  # site -> (version, parsed memory), per worker

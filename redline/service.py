@@ -120,6 +120,7 @@ def build_daemon(
     *,
     targets: Sequence[int] | None = None,
     workers: int = 2,
+    pin_cpus: bool = True,
     on_progress: Callable[..., None] | None = None,
 ) -> Callable[[], Any]:
     """A factory for the Daemon: it must be built on the running event loop."""
@@ -137,7 +138,7 @@ def build_daemon(
             crawl,
             ArticleChecker(store, checks, site_profiles),
             SourceChecker(store),
-            DaemonSettings(workers=workers),
+            DaemonSettings(workers=workers, pin_cpus=pin_cpus),
             targets=targets,
             on_progress=on_progress,
         )

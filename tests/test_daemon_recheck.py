@@ -84,6 +84,42 @@ def test_extraction_workers_yield_the_cpu_to_the_checking_process() -> None:
     from crawler.analysis import POOL_NICENESS, pool_worker_started
 
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(1, mp_context=context, initializer=pool_worker_started) as pool:
+    cpus = frozenset(sorted(os.sched_getaffinity(0))[:1])
+    with ProcessPoolExecutor(
+        1, mp_context=context, initializer=pool_worker_started, initargs=(cpus,)
+    ) as pool:
         niceness = pool.submit(os.nice, 0).result(timeout=60)
+        placed = pool.submit(os.sched_getaffinity, 0).result(timeout=60)
     assert niceness == min(os.nice(0) + POOL_NICENESS, 19)
+    assert placed == cpus
+
+
+def test_the_checking_process_keeps_one_cpu_and_gives_the_others_to_the_pool() -> None:
+    """Run in a child process: placing the test process itself would slow the whole suite."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    allowed = sorted(os.sched_getaffinity(0))
+    code = (
+        "import json, os; from scheduler.daemon import place_on_cpus; "
+        "pool = place_on_cpus(); "
+        "print(json.dumps([sorted(os.sched_getaffinity(0)), sorted(pool or [])]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    own, pool = json.loads(done.stdout)
+    if len(allowed) < 2:  # nothing to split: left as it was
+        assert own == allowed and pool == []
+    else:
+        assert own == allowed[-1:] and pool == allowed[:-1]
+    alone = subprocess.run(  # one CPU allowed: nothing changes
+        ["taskset", "-c", str(allowed[0]), sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(alone.stdout) == [[allowed[0]], []]

@@ -29,9 +29,15 @@ def _logging(verbose: bool) -> None:
     show_default=True,
     help="Extraction processes (0: extract in the main process).",
 )
+@click.option(
+    "--pin-cpus/--no-pin-cpus",
+    default=True,
+    show_default=True,
+    help="With a pool on 2+ CPUs: keep this process on one CPU and the pool on the others.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log each step, not only problems.")
 @click.pass_obj
-def run_command(app: App, workers: int, verbose: bool) -> None:
+def run_command(app: App, workers: int, pin_cpus: bool, verbose: bool) -> None:
     """Run the daemon: discover articles, re-fetch them on schedule, record every real change.
 
     Stops cleanly on SIGTERM or SIGINT (in-flight fetches finish and are recorded, the rest is
@@ -47,7 +53,7 @@ def run_command(app: App, workers: int, verbose: bool) -> None:
 
     store = app.store()
     with service.single_writer(app.config.database_url, store):
-        build = service.build_daemon(app.config, store, workers=workers)
+        build = service.build_daemon(app.config, store, workers=workers, pin_cpus=pin_cpus)
         code = run_daemon(build, allow_private=app.config.allow_private_networks)
     sys.exit(code)
 
@@ -57,10 +63,21 @@ def run_command(app: App, workers: int, verbose: bool) -> None:
 @click.option("--due", "which", flag_value="due", help="Every article that is due now.")
 @click.option("--all", "which", flag_value="all", help="Every active or gone article.")
 @click.option("--workers", default=2, show_default=True, help="Extraction processes.")
+@click.option(
+    "--pin-cpus/--no-pin-cpus",
+    default=True,
+    show_default=True,
+    help="With a pool on 2+ CPUs: keep this process on one CPU and the pool on the others.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The summary as JSON.")
 @click.pass_obj
 def check_command(
-    app: App, urls: tuple[str, ...], which: str | None, workers: int, as_json: bool
+    app: App,
+    urls: tuple[str, ...],
+    which: str | None,
+    workers: int,
+    pin_cpus: bool,
+    as_json: bool,
 ) -> None:
     """Check articles once, now, and print a summary (new, changed, unchanged, not modified,
     gone, unavailable, errors). Exits non-zero only if nothing could be fetched.
@@ -94,7 +111,12 @@ def check_command(
     progress = _Progress(len(ids), enabled=sys.stderr.isatty() and not as_json)
     with service.single_writer(app.config.database_url, store):
         build = service.build_daemon(
-            app.config, store, targets=ids, workers=workers, on_progress=progress.step
+            app.config,
+            store,
+            targets=ids,
+            workers=workers,
+            pin_cpus=pin_cpus,
+            on_progress=progress.step,
         )
         holder: dict[str, object] = {}
 
