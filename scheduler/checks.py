@@ -54,11 +54,6 @@ class CheckSettings:
     site_policies: Mapping[str, policy.PolicySettings] = field(default_factory=dict)
 
 
-# Above this, even the fast re-check (which then decodes the page and cuts its scripts before
-# parsing) is left to the pool: it would hold up every other check in this process.
-INLINE_RECHECK_BYTES = LARGE_PAGE
-
-
 def charset_of(headers: dict[str, str]) -> str | None:
     if "content-type" not in headers:
         return None
@@ -228,10 +223,11 @@ class ArticleChecker:
         pending: bool,
     ) -> Analysis:
         work = {**work, "previous": previous, "previous_pending": pending}
-        if pending and len(body) <= INLINE_RECHECK_BYTES:
+        if pending and len(body) <= LARGE_PAGE:
             # The fast re-check stays in this process even with a pool: it costs less than
             # sending the body to a worker and back (docs/crawl-bench.md), and it needs no site
-            # memory. Full extractions, and re-checks of huge pages, go to the pool.
+            # memory. Full extractions go to the pool, and so do re-checks of huge pages, which
+            # decode and cut the page first and would hold up every other check here.
             return analyse(body, url, site=None, **work)
         if self.executor is None:
             return analyse(body, url, site=await self.sites.get(claim.site), **work)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -333,8 +334,6 @@ def test_robots_crawl_delay_spaces_requests_to_a_host_up_to_the_cap(
 
 def test_a_sites_own_revisit_policy_sets_its_articles_next_check(db_url, site, tmp_path):
     """[policy.sites."..."] overrides the default policy for that site's articles only."""
-    from datetime import UTC, datetime, timedelta
-
     urls = track(db_url, site)
     config = tmp_path / "redline.toml"
     config.write_text(

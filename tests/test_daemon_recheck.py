@@ -3,11 +3,17 @@ article is recognised without its previous Page, an edit never is."""
 
 from __future__ import annotations
 
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from crawler.analysis import analyse, region_unchanged
+from crawler.analysis import POOL_NICENESS, analyse, pool_worker_started, region_unchanged
 from crawler.extract import extract
 
 URL = "https://kyivindependent.com/north-korean-troops-suffer-over-1-000-losses/"
@@ -77,12 +83,6 @@ def test_site_memory_is_read_once_and_saved_only_when_it_changed(store):
 def test_extraction_workers_yield_the_cpu_to_the_checking_process() -> None:
     """The daemon's pool workers run at a lower priority than the process that fetches, so a
     burst of full extractions cannot slow every other check down."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    from crawler.analysis import POOL_NICENESS, pool_worker_started
-
     context = multiprocessing.get_context("forkserver")
     cpus = frozenset(sorted(os.sched_getaffinity(0))[:1])
     with ProcessPoolExecutor(
@@ -96,11 +96,6 @@ def test_extraction_workers_yield_the_cpu_to_the_checking_process() -> None:
 
 def test_the_checking_process_keeps_one_cpu_and_gives_the_others_to_the_pool() -> None:
     """Run in a child process: placing the test process itself would slow the whole suite."""
-    import json
-    import os
-    import subprocess
-    import sys
-
     allowed = sorted(os.sched_getaffinity(0))
     code = (
         "import json, os; from scheduler.daemon import place_on_cpus; "

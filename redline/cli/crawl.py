@@ -22,6 +22,14 @@ def _logging(verbose: bool) -> None:
     )
 
 
+_PIN_CPUS = click.option(
+    "--pin-cpus/--no-pin-cpus",
+    default=True,
+    show_default=True,
+    help="With a pool on 2+ CPUs: keep this process on one CPU and the pool on the others.",
+)
+
+
 @click.command("run")
 @click.option(
     "--workers",
@@ -29,12 +37,7 @@ def _logging(verbose: bool) -> None:
     show_default=True,
     help="Extraction processes (0: extract in the main process).",
 )
-@click.option(
-    "--pin-cpus/--no-pin-cpus",
-    default=True,
-    show_default=True,
-    help="With a pool on 2+ CPUs: keep this process on one CPU and the pool on the others.",
-)
+@_PIN_CPUS
 @click.option("-v", "--verbose", is_flag=True, help="Log each step, not only problems.")
 @click.pass_obj
 def run_command(app: App, workers: int, pin_cpus: bool, verbose: bool) -> None:
@@ -63,12 +66,7 @@ def run_command(app: App, workers: int, pin_cpus: bool, verbose: bool) -> None:
 @click.option("--due", "which", flag_value="due", help="Every article that is due now.")
 @click.option("--all", "which", flag_value="all", help="Every active or gone article.")
 @click.option("--workers", default=2, show_default=True, help="Extraction processes.")
-@click.option(
-    "--pin-cpus/--no-pin-cpus",
-    default=True,
-    show_default=True,
-    help="With a pool on 2+ CPUs: keep this process on one CPU and the pool on the others.",
-)
+@_PIN_CPUS
 @click.option("--json", "as_json", is_flag=True, help="The summary as JSON.")
 @click.pass_obj
 def check_command(
