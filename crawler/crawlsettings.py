@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from crawler import politeness
+
 MiB = 1024 * 1024
 
 
@@ -16,13 +18,13 @@ MiB = 1024 * 1024
 class CrawlSettings:
     user_agent: str = "Redline/0.1 (+https://github.com/redline-news/redline)"
     allow_private_networks: bool = False
-    per_host: int = 2  # requests in flight per host
+    per_host: int = politeness.PER_HOST_CONCURRENCY  # requests in flight per host
     concurrency: int = 32  # requests in flight in all
     timeout: float = 30.0  # the whole download, connect included
     max_bytes: int = 10 * MiB  # after decompression too (bombs are cut off here)
-    crawl_delay_cap: float = 30.0  # honour robots.txt Crawl-delay up to this many seconds
-    robots_ttl: float = 24 * 3600.0  # re-read robots.txt this often (RFC 9309: at most 24 h)
-    robots_error_ttl: float = 300.0  # a failing robots.txt is retried this soon
+    crawl_delay_cap: float = politeness.CRAWL_DELAY_CAP  # honour Crawl-delay up to this (s)
+    robots_ttl: float = politeness.ROBOTS_TTL.total_seconds()  # re-read robots.txt this often
+    robots_error_ttl: float = politeness.ROBOTS_ERROR_TTL.total_seconds()  # retry a failed one
     max_redirects: int = 5
     autothrottle: bool = True
     log_level: str = "WARNING"
@@ -35,10 +37,10 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
         "ROBOTSTXT_OBEY": True,
         "CONCURRENT_REQUESTS": cs.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": cs.per_host,
-        "DOWNLOAD_DELAY": 0,
+        "DOWNLOAD_DELAY": 0,  # AutoThrottle sets the pace; Crawl-delay is RobotsPolicyMiddleware's
         "AUTOTHROTTLE_ENABLED": cs.autothrottle,
-        "AUTOTHROTTLE_START_DELAY": 0.5,
-        "AUTOTHROTTLE_MAX_DELAY": 30.0,
+        "AUTOTHROTTLE_START_DELAY": politeness.THROTTLE_START_DELAY,
+        "AUTOTHROTTLE_MAX_DELAY": politeness.THROTTLE_MAX_DELAY,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(cs.per_host),
         "DOWNLOAD_TIMEOUT": cs.timeout,
         "DNS_TIMEOUT": min(cs.timeout, 10.0),
@@ -82,14 +84,16 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
             "crawler.middlewares.NoRefererRedirect": 600,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "crawler.middlewares.RobotsPolicyMiddleware": 100,
             "crawler.middlewares.EgressGuardMiddleware": 50,
-            "crawler.middlewares.HostBackoffMiddleware": 60,
+            "crawler.middlewares.RobotsPolicyMiddleware": 100,
+            # After robots.txt: a request held for the Crawl-delay is refused if the host was
+            # paused meanwhile.
+            "crawler.middlewares.HostBackoffMiddleware": 110,
         },
         "EXTENSIONS": {
             "scrapy.extensions.corestats.CoreStats": None,
             "scrapy.extensions.throttle.AutoThrottle": None,
-            "crawler.middlewares.RevalidationThrottle": 0,
+            "crawler.scrapy_hooks.RevalidationThrottle": 0,
         },
         "REDLINE_CRAWL": cs,
         "LOG_LEVEL": cs.log_level,

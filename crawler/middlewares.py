@@ -1,44 +1,71 @@
-"""Scrapy downloader middlewares: the egress gate per hop, per-host backoff, robots.txt policy.
+"""Scrapy downloader middlewares: thin adapters over `crawler.politeness` and the egress gate.
 
-A request these refuse ends in the spider's errback with `request.meta["redline_error"]` set to
+The rules and their values live in `crawler.politeness`; these classes only keep per-host state,
+read the clock and turn Scrapy requests and responses into arguments of those pure functions.
+A request they refuse ends in the spider's errback with `request.meta["redline_error"]` set to
 (reason, message), so the check is recorded with a reason from `crawler.errors.Reason`.
+Their order (crawlsettings): egress gate, robots.txt (rules, then Crawl-delay), host backoff.
+Public Scrapy API only; what needs private API is in `crawler.scrapy_hooks`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
-from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
-from scrapy.extensions.throttle import AutoThrottle
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet.defer import Deferred
 
 from crawler import politeness
 from crawler.crawlsettings import CrawlSettings
 from crawler.errors import BlockedURL, Reason
 from crawler.failures import ERROR_KEY, classify
 from crawler.netguard import check_url
+from crawler.politeness import BackoffSettings, HostBackoff, RobotsRecord
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 log = logging.getLogger(__name__)
 
+Clock = Callable[[], datetime]  # returns an aware UTC datetime; tests inject a fake
+Sleep = Callable[[float], Awaitable[None]]
+Download = Callable[[Request], Awaitable[Response]]
+RETRY_AFTER_KEY = "redline_retry_after"  # request.meta: seconds until the host may be asked
 
-def refuse(request: Request, reason: Reason, message: str, **extra: Any) -> IgnoreRequest:
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Refused(IgnoreRequest):
+    """A request one of our middlewares refused; carries what `refuse` put in its meta, so a
+    caller holding only the exception (the robots.txt fetch) knows why too."""
+
+    def __init__(self, reason: str, message: str, extra: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.extra = dict(extra)
+
+
+def refuse(request: Request, reason: Reason | str, message: str, **extra: Any) -> Refused:
     request.meta[ERROR_KEY] = (str(reason), message)
     request.meta.update(extra)
-    return IgnoreRequest(message)
+    return Refused(str(reason), message, extra)
 
 
-def _settings(crawler: Any) -> CrawlSettings:
+def crawl_settings(crawler: Any) -> CrawlSettings:
     return crawler.settings.get("REDLINE_CRAWL") or CrawlSettings()
 
 
@@ -54,11 +81,11 @@ class EgressGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> EgressGuardMiddleware:
-        return cls(_settings(crawler))
+        return cls(crawl_settings(crawler))
 
     def process_response(self, request: Request, response: Response) -> Response:
         """A redirect to a URL we would never fetch (file:, ftp:...) is refused here, with its
-        reason, before Scrapy's redirect middleware quietly drops it."""
+        reason, where Scrapy's redirect middleware would quietly return the 3xx."""
         location = response.headers.get(b"Location")
         if 300 <= response.status < 400 and location:
             target = urljoin(request.url, location.decode("latin-1"))
@@ -76,170 +103,223 @@ class EgressGuardMiddleware:
             raise refuse(request, exc.reason, f"{exc}{hop}") from exc
 
 
-@dataclass
-class _HostState:
-    blocked_until: float = 0.0  # time.monotonic() before which the host is left alone
-    strikes: int = 0  # 429/503 answers in a row
-
-
 class HostBackoffMiddleware:
-    """429 and 503 pause the whole host: for Retry-After (capped) when given, otherwise with
-    exponential backoff and jitter. Requests to a paused host are not sent; the daemon
-    reschedules them for when the pause ends."""
+    """429 and 503 pause the whole host (`politeness.HostBackoff`): until Retry-After (capped)
+    when given, otherwise with exponential backoff and jitter. Requests to a paused host are not
+    sent; `redline_retry_after` tells the daemon when to try again."""
 
-    def __init__(self, cap: float = 24 * 3600.0) -> None:
-        self.cap = cap
-        self.hosts: dict[str, _HostState] = {}
-        self.rng = random.Random()
+    def __init__(
+        self,
+        settings: BackoffSettings | None = None,
+        *,
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings or BackoffSettings()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.hosts: dict[str, HostBackoff] = {}
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> HostBackoffMiddleware:
-        return cls()
+    def from_crawler(cls, crawler: Any, **overrides: Any) -> HostBackoffMiddleware:
+        return cls(**overrides)
 
     def process_request(self, request: Request) -> None:
         state = self.hosts.get(urlparse_cached(request).netloc)
-        if state is None:
-            return
-        wait = state.blocked_until - time.monotonic()
-        if wait > 0:
-            raise refuse(
-                request,
-                Reason.RATE_LIMITED,
-                f"host paused for {wait:.0f} s more (429/503)",
-                redline_retry_after=wait,
-            )
+        now = self.clock()
+        if state is not None and state.is_blocked(now):
+            wait = state.wait(now)
+            message = f"host paused for {wait:.0f} s more (429/503)"
+            raise refuse(request, Reason.RATE_LIMITED, message, **{RETRY_AFTER_KEY: wait})
 
     def process_response(self, request: Request, response: Response) -> Response:
-        host = urlparse_cached(request).netloc
-        if response.status not in (429, 503):
-            if host in self.hosts and response.status < 500:
-                del self.hosts[host]
-            return response
-        state = self.hosts.setdefault(host, _HostState())
-        state.strikes += 1
-        header = response.headers.get(b"Retry-After")
-        value = header.decode("latin-1") if header else None
-        delay = politeness.parse_retry_after(value, datetime.now(UTC))
-        if delay is None:
-            delay = politeness.backoff_delay(state.strikes, rng=self.rng)
-        delay = min(delay, self.cap)
-        state.blocked_until = time.monotonic() + delay
-        request.meta["redline_retry_after"] = delay
+        host, now = urlparse_cached(request).netloc, self.clock()
+        state = self.hosts.get(host, HostBackoff())
+        if response.status in politeness.PAUSE_STATUSES:
+            retry_after = politeness.parse_retry_after(
+                _header(response, b"Retry-After"), now, cap=self.settings.retry_after_cap
+            )
+            state = state.after_failure(now, retry_after, settings=self.settings, rng=self.rng)
+            request.meta[RETRY_AFTER_KEY] = state.wait(now)
+        elif response.status < 500:
+            state = state.after_success(now)
+        self._store(host, state)
         return response
 
-
-class _Disallowed:
-    """A robots.txt that could not be read: RFC 9309 says assume complete disallow for now.
-    When fetching it failed, `reason` and `message` say why (a TLS error, a refused address...):
-    the pages of that host are refused for the same reason."""
-
-    def __init__(self, reason: str | None = None, message: str = "") -> None:
-        self.reason = reason
-        self.message = message
-
-    def allowed(self, url: str, user_agent: Any) -> bool:
-        return False
-
-    def crawl_delay(self, user_agent: Any) -> None:
-        return None
+    def _store(self, host: str, state: HostBackoff) -> None:
+        if state == HostBackoff():
+            self.hosts.pop(host, None)  # a healthy host leaves nothing behind
+        else:
+            self.hosts[host] = state
 
 
-class RobotsPolicyMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt handling, with what it lacks for a long-running daemon:
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
-    - 5xx or an unreachable robots.txt means "do not fetch for now" (Scrapy allows everything);
-    - robots.txt is re-read after a TTL (Scrapy keeps it for the life of the process);
-    - Crawl-delay is honoured, up to a cap, as the host's download delay.
+
+@dataclass(frozen=True, slots=True)
+class HostRobots:
+    """A host's robots.txt record and, when fetching it failed, why: its pages fail the same
+    way (a refused address stays `blocked_ssrf`, a bad certificate `tls_error`)."""
+
+    record: RobotsRecord
+    reason: str | None = None
+    message: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RobotsPolicyMiddleware:
+    """robots.txt as RFC 9309 asks, which Scrapy's RobotsTxtMiddleware does not do:
+
+    - fetched once per host through the engine's public `download_async` (redirects followed),
+      every request that arrives meanwhile waiting for that one fetch;
+    - 4xx allows everything; 429 or 5xx refuses everything for now (`robots_unreachable`);
+      a failed fetch refuses the host's pages with that failure's reason; both are retried after
+      the error TTL, a readable robots.txt re-read after the TTL (a day);
+    - Crawl-delay (capped) is kept exactly between requests to the host: a request waits here
+      until its turn, so the later middlewares (host backoff) see it when it really leaves.
     """
 
-    def __init__(self, crawler: Any) -> None:
-        super().__init__(crawler)
-        self.cs = _settings(crawler)
-        self._expires: dict[str, float] = {}
+    def __init__(
+        self,
+        download: Download,
+        *,
+        user_agent: str,
+        ttl: timedelta = politeness.ROBOTS_TTL,
+        error_ttl: timedelta = politeness.ROBOTS_ERROR_TTL,
+        crawl_delay_cap: float = politeness.CRAWL_DELAY_CAP,
+        clock: Clock = utc_now,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.download = download
+        self.user_agent = user_agent
+        self.ttl, self.error_ttl = ttl, error_ttl
+        self.crawl_delay_cap = crawl_delay_cap
+        self.clock, self.sleep = clock, sleep
+        self.hosts: dict[str, HostRobots] = {}
+        self._fetches: dict[str, asyncio.Future[HostRobots]] = {}
+        self._next_send: dict[str, datetime] = {}
 
-    async def robot_parser(self, request: Request) -> Any:
-        netloc = urlparse_cached(request).netloc
-        if netloc in self._parsers and self._expires.get(netloc, float("inf")) < time.monotonic():
-            del self._parsers[netloc]
-        parser = await super().robot_parser(request)
-        # Scrapy hands one Deferred to every request waiting for the same robots.txt; all but
-        # the first waiter receive None from it ("no robots.txt": allow everything). The
-        # settled parser is in the dict by then: use that.
-        settled = self._parsers.get(netloc)
-        return parser if settled is None or isinstance(settled, Deferred) else settled
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, **overrides: Any) -> RobotsPolicyMiddleware:
+        if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            raise NotConfigured
+        cs = crawl_settings(crawler)
 
-    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
-        if response.status >= 500:
-            self._settle(netloc, _Disallowed(), self.cs.robots_error_ttl)
+        def download(request: Request) -> Awaitable[Response]:
+            return crawler.engine.download_async(request)  # the engine exists once crawling
+
+        return cls(
+            download,
+            user_agent=crawler.settings["USER_AGENT"],
+            ttl=timedelta(seconds=cs.robots_ttl),
+            error_ttl=timedelta(seconds=cs.robots_error_ttl),
+            crawl_delay_cap=cs.crawl_delay_cap,
+            **overrides,
+        )
+
+    async def process_request(self, request: Request) -> None:
+        if request.meta.get("dont_obey_robotstxt"):
             return
-        await super()._parse_robots(response, netloc, request)
-        self._expires[netloc] = time.monotonic() + self.cs.robots_ttl
-        self._apply_crawl_delay(netloc, self._parsers.get(netloc))
+        url = urlparse_cached(request)
+        robots = await self._robots(url.scheme, url.netloc)
+        _obey(robots, request, self.user_agent)
+        await self._pace(url.netloc, self._gap(robots.record))
 
-    def _robots_error(self, exc: Exception, netloc: str) -> None:
-        reason, message = classify(exc, {}, netloc.rsplit(":", 1)[0])
-        self._settle(netloc, _Disallowed(reason, message), self.cs.robots_error_ttl)
+    async def _robots(self, scheme: str, netloc: str) -> HostRobots:
+        known = self.hosts.get(netloc)
+        if known is not None and not known.record.expired(self.clock()):
+            return known
+        fetch = self._fetches.get(netloc)
+        if fetch is None:
+            gap = self._gap(known.record) if known is not None else None
+            fetch = asyncio.ensure_future(self._fetch(scheme, netloc, gap))
+            self._fetches[netloc] = fetch
+            fetch.add_done_callback(lambda _: self._fetches.pop(netloc, None))
+        return await asyncio.shield(fetch)  # one waiter cancelled must not cancel the fetch
 
-    def _settle(self, netloc: str, parser: Any, ttl: float) -> None:
-        waiting = self._parsers.get(netloc)
-        self._parsers[netloc] = parser
-        self._expires[netloc] = time.monotonic() + ttl
-        if waiting is not None and hasattr(waiting, "callback") and not waiting.called:
-            waiting.callback(parser)
-
-    def process_request_2(self, rp: Any, request: Request) -> None:
-        if isinstance(rp, _Disallowed) and rp.reason:
-            raise refuse(request, Reason(rp.reason), f"robots.txt: {rp.message}")
-
-        if isinstance(rp, _Disallowed):
-            raise refuse(
-                request,
-                Reason.ROBOTS_UNREACHABLE,
-                "robots.txt is unreachable or answers 5xx: not fetching for now",
-            )
+    async def _fetch(self, scheme: str, netloc: str, gap: float | None) -> HostRobots:
+        await self._pace(netloc, gap)  # re-reading robots.txt keeps the old Crawl-delay
+        request = Request(
+            f"{scheme}://{netloc}/robots.txt",
+            callback=NO_CALLBACK,
+            dont_filter=True,
+            meta={"dont_obey_robotstxt": True},
+        )
         try:
-            super().process_request_2(rp, request)
-        except IgnoreRequest:
-            raise refuse(request, Reason.ROBOTS_DISALLOWED, "forbidden by robots.txt") from None
+            response = await self.download(request)
+        except Refused as exc:  # by our own middlewares (a redirect hop, a paused host)
+            robots = self._failed(netloc, exc.reason, exc.message, exc.extra)
+        except Exception as exc:
+            host = urlparse_cached(request).hostname or ""
+            robots = self._failed(netloc, *classify(exc, request.meta, host))
+        else:
+            robots = HostRobots(self._record(response.status, response.body, error=False))
+        if robots.reason != Reason.RATE_LIMITED:  # a paused host is asked again after its pause
+            self._forget_stale()
+            self.hosts[netloc] = robots
+        return robots
 
-    def _apply_crawl_delay(self, netloc: str, parser: Any) -> None:
-        delay = parser.crawl_delay(self._default_useragent) if parser is not None else None
-        if not delay:
+    def _failed(
+        self, netloc: str, reason: str, message: str, extra: Mapping[str, Any] | None = None
+    ) -> HostRobots:
+        log.warning("robots.txt of %s could not be read (%s): %s", netloc, reason, message)
+        return HostRobots(self._record(None, b"", error=True), reason, message, extra or {})
+
+    def _record(self, status: int | None, body: bytes, *, error: bool) -> RobotsRecord:
+        return RobotsRecord.from_response(
+            status, body, error=error, now=self.clock(), ttl=self.ttl, error_ttl=self.error_ttl
+        )
+
+    def _gap(self, record: RobotsRecord) -> float | None:
+        return record.crawl_delay(self.user_agent, cap=self.crawl_delay_cap)
+
+    async def _pace(self, netloc: str, gap: float | None) -> None:
+        """Reserve this request's turn before waiting, so concurrent requests queue up."""
+        now = self.clock()
+        send_at = politeness.next_send_at(self._next_send.get(netloc), now, gap)
+        self._next_send[netloc] = send_at
+        wait = (send_at - now).total_seconds()
+        if wait > 0:
+            await self.sleep(wait)
+
+    def _forget_stale(self, keep: int = 4096) -> None:
+        """A long-running daemon meets many hosts: past a few thousand, forget expired ones."""
+        if len(self.hosts) < keep:
             return
-        delay = min(float(delay), self.cs.crawl_delay_cap)
-        downloader = self.crawler.engine.downloader
-        host = netloc.split(":")[0]
-        # No jitter: Scrapy's would send some requests up to 50 % sooner than robots.txt asks.
-        downloader.per_slot_settings.setdefault(host, {}).update(delay=delay, jitter=0.0)
-        slot = downloader.slots.get(host)
-        if slot is not None:
-            slot.delay, slot.jitter = max(slot.delay, delay), 0.0
-        log.info("robots.txt of %s asks for a %.1f s crawl delay", netloc, delay)
+        now = self.clock()
+        for netloc in [n for n, robots in self.hosts.items() if robots.record.expired(now)]:
+            del self.hosts[netloc]
+            if self._next_send.get(netloc, now) <= now:
+                self._next_send.pop(netloc, None)
 
 
-class RevalidationThrottle(AutoThrottle):
-    """AutoThrottle that lets a 304 lower the delay like a 200 does.
-
-    Scrapy ignores the latency of non-200 answers when it would shorten the delay (error pages
-    are small and fast); a 304 is the healthy answer of a re-check, and without this a pass of
-    re-checks never leaves the start delay.
-    """
-
-    def _adjust_delay(self, slot: Any, latency: float, response: Response) -> None:
-        if response.status == 304:
-            response = response.replace(status=200)
-        super()._adjust_delay(slot, latency, response)
+def _obey(robots: HostRobots, request: Request, user_agent: str) -> None:
+    """Refuse `request` unless the host's robots.txt lets it through."""
+    if robots.reason is not None:
+        raise refuse(request, robots.reason, f"robots.txt: {robots.message}", **robots.extra)
+    if robots.record.verdict == "disallow_all":
+        message = "robots.txt answers 429 or 5xx: not fetching for now"
+        raise refuse(request, Reason.ROBOTS_UNREACHABLE, message)
+    if not robots.record.allows(request.url, user_agent):
+        raise refuse(request, Reason.ROBOTS_DISALLOWED, "forbidden by robots.txt")
 
 
 class NoRefererRedirect(RedirectMiddleware):
     """Scrapy's redirects, without its Referer spider middleware (which the daemon does not
     run: it sends no Referer at all). A redirect hop never carries one either."""
 
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> NoRefererRedirect:
+        """Built without Scrapy's start-up check for a Referer spider middleware: its warning
+        ("the Referer header will be removed on redirects") describes what we want."""
+        middleware = cls(crawler.settings)
+        middleware.crawler = crawler
+        return middleware
+
     def handle_referer(self, request: Request, response: Response) -> None:
         request.headers.pop("Referer", None)
-
-    def _engine_started(self) -> None:
-        """Scrapy warns here when no Referer middleware runs: none is wanted."""
 
 
 class QuietLogFormatter(LogFormatter):

@@ -1,11 +1,12 @@
 """Politeness as pure functions: Retry-After, backoff, per-host state, robots.txt, Crawl-delay.
 
 Scrapy honours none of Retry-After (scrapy#3849), Crawl-delay, or RFC 9309's "robots.txt 5xx
-means disallow" (its middleware allows everything after a robots.txt error). The daemon's
-middlewares call these functions; keeping them pure (time and randomness are arguments) lets the
-tests walk through hours of backoff without sleeping. Shapes follow StormCrawler (PRs #1973,
-#1984) and Nutch NUTCH-2946: Retry-After blocks the host up to a cap; without it, 60 s doubling
-with 10 % jitter up to a day, forgiven after 30 quiet minutes.
+means disallow" (its middleware allows everything after a robots.txt error). The middlewares in
+`crawler.middlewares` are thin adapters over this module, and every politeness value is named
+once, here. Keeping it pure (time and randomness are arguments) lets the tests walk through hours
+of backoff without sleeping. Shapes follow StormCrawler (PRs #1973, #1984) and Nutch NUTCH-2946:
+Retry-After blocks the host up to a cap; without it, 60 s doubling with 10 % jitter up to a day,
+forgiven after 30 quiet minutes.
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ from typing import Literal
 from protego import Protego
 
 PER_HOST_CONCURRENCY = 2  # requests in flight per host
-DOWNLOAD_DELAY = 1.0  # seconds between requests to one host, before Crawl-delay
+THROTTLE_START_DELAY = 0.5  # AutoThrottle's first delay between requests to a host (seconds)
+THROTTLE_MAX_DELAY = 30.0  # AutoThrottle never waits longer than this between requests
 CRAWL_DELAY_CAP = 30.0  # a larger Crawl-delay is capped to this (StormCrawler's default)
-RETRY_AFTER_CAP = 86400.0  # one day
+PAUSE_STATUSES = frozenset({429, 503})  # answers that pause the whole host
+RETRY_AFTER_CAP = 86400.0  # one day: the longest pause a Retry-After header gets
+BACKOFF_BASE = 60.0  # the first pause after a 429/503 without Retry-After (seconds)
+BACKOFF_CAP = RETRY_AFTER_CAP  # doubling stops at a day too
+BACKOFF_JITTER = 0.1  # +-10 %, so hosts paused together are not asked again in step
+BACKOFF_QUIET_RESET = timedelta(minutes=30)  # failures older than this are forgiven
 ROBOTS_TTL = timedelta(hours=24)  # RFC 9309 2.4: do not use a cached copy for longer
 ROBOTS_ERROR_TTL = timedelta(minutes=10)  # retry an unreachable robots.txt this soon
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 2.5: parse at least 500 KiB
@@ -56,9 +63,9 @@ def parse_retry_after(
 def backoff_delay(
     attempt: int,
     *,
-    base: float = 60.0,
-    cap: float = 86400.0,
-    jitter: float = 0.1,
+    base: float = BACKOFF_BASE,
+    cap: float = BACKOFF_CAP,
+    jitter: float = BACKOFF_JITTER,
     rng: random.Random | None = None,
 ) -> float:
     """base * 2**(attempt-1), capped, then spread by +-jitter so hosts do not retry in step."""
@@ -71,11 +78,10 @@ def backoff_delay(
 
 @dataclass(frozen=True, slots=True)
 class BackoffSettings:
-    base: float = 60.0
-    cap: float = 86400.0
-    jitter: float = 0.1
-    quiet_reset: timedelta = timedelta(minutes=30)  # failures older than this are forgiven
-    max_errors: int = 3  # consecutive failures before the host counts as "erroring"
+    base: float = BACKOFF_BASE
+    cap: float = BACKOFF_CAP
+    jitter: float = BACKOFF_JITTER
+    quiet_reset: timedelta = BACKOFF_QUIET_RESET
     retry_after_cap: float = RETRY_AFTER_CAP
 
 
@@ -96,9 +102,6 @@ class HostBackoff:
             return 0.0
         return max((self.blocked_until - now).total_seconds(), 0.0)
 
-    def erroring(self, settings: BackoffSettings = BackoffSettings()) -> bool:
-        return self.consecutive_failures >= settings.max_errors
-
     def forgiven(self, now: datetime, settings: BackoffSettings = BackoffSettings()) -> HostBackoff:
         """The state after a quiet period: old failures no longer count."""
         if self.last_failure is not None and now - self.last_failure >= settings.quiet_reset:
@@ -106,7 +109,9 @@ class HostBackoff:
         return self
 
     def after_success(self, now: datetime) -> HostBackoff:
-        return HostBackoff()
+        """A healthy answer clears the host, except during a pause: an answer to a request sent
+        before the 429 does not lift what the server asked for."""
+        return self if self.is_blocked(now) else HostBackoff()
 
     def after_failure(
         self,
@@ -116,7 +121,7 @@ class HostBackoff:
         settings: BackoffSettings = BackoffSettings(),
         rng: random.Random | None = None,
     ) -> HostBackoff:
-        """A 429/503 (with `retry_after` seconds when the server said) or a 5xx/timeout."""
+        """A 429/503, with `retry_after` seconds when the server said how long to wait."""
         failures = self.forgiven(now, settings).consecutive_failures + 1
         if retry_after is not None:
             delay = min(max(retry_after, 0.0), settings.retry_after_cap)
@@ -145,9 +150,14 @@ def robots_verdict(status: int | None, error: bool) -> RobotsVerdict:
     return "disallow_all"
 
 
-def robots_ttl(verdict: RobotsVerdict) -> timedelta:
+def robots_ttl(
+    verdict: RobotsVerdict,
+    *,
+    ttl: timedelta = ROBOTS_TTL,
+    error_ttl: timedelta = ROBOTS_ERROR_TTL,
+) -> timedelta:
     """How long a robots.txt verdict may be reused before fetching robots.txt again."""
-    return ROBOTS_ERROR_TTL if verdict == "disallow_all" else ROBOTS_TTL
+    return error_ttl if verdict == "disallow_all" else ttl
 
 
 def parse_robots(body: bytes, *, max_bytes: int = ROBOTS_MAX_BYTES) -> Protego:
@@ -155,13 +165,20 @@ def parse_robots(body: bytes, *, max_bytes: int = ROBOTS_MAX_BYTES) -> Protego:
     return Protego.parse(body[:max_bytes].decode("utf-8", errors="replace"))
 
 
-def effective_crawl_delay(
-    declared: float | None, *, default: float = DOWNLOAD_DELAY, cap: float = CRAWL_DELAY_CAP
-) -> float:
-    """The delay between requests to a host: its Crawl-delay, at least `default`, at most `cap`."""
-    if declared is None or not math.isfinite(declared) or declared < 0:
-        return default
-    return min(max(declared, default), cap)
+def effective_crawl_delay(declared: float | None, *, cap: float = CRAWL_DELAY_CAP) -> float | None:
+    """The gap to keep between requests to a host: its Crawl-delay, at most `cap`; None when
+    robots.txt asks for none (or for nonsense), leaving the pace to AutoThrottle."""
+    if declared is None or not math.isfinite(declared) or declared <= 0:
+        return None
+    return min(declared, cap)
+
+
+def next_send_at(previous: datetime | None, now: datetime, gap: float | None) -> datetime:
+    """When a request to a host may leave: `gap` seconds after the previous one, never before
+    now. Exact, without jitter: Scrapy's ±50 % would send some requests sooner than asked."""
+    if previous is None or not gap:
+        return now
+    return max(now, previous + timedelta(seconds=gap))
 
 
 def build_user_agent(version: str, contact_url: str | None = None) -> str:
@@ -179,19 +196,23 @@ class RobotsRecord:
 
     verdict: RobotsVerdict
     fetched_at: datetime
+    expires_at: datetime
     rules: Protego | None = None
 
     @classmethod
     def from_response(
-        cls, status: int | None, body: bytes, *, error: bool, now: datetime
+        cls,
+        status: int | None,
+        body: bytes,
+        *,
+        error: bool,
+        now: datetime,
+        ttl: timedelta = ROBOTS_TTL,
+        error_ttl: timedelta = ROBOTS_ERROR_TTL,
     ) -> RobotsRecord:
         verdict = robots_verdict(status, error)
         rules = parse_robots(body) if verdict == "parse" else None
-        return cls(verdict, now, rules)
-
-    @property
-    def expires_at(self) -> datetime:
-        return self.fetched_at + robots_ttl(self.verdict)
+        return cls(verdict, now, now + robots_ttl(verdict, ttl=ttl, error_ttl=error_ttl), rules)
 
     def expired(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -203,7 +224,7 @@ class RobotsRecord:
             return False
         return bool(self.rules.can_fetch(url, user_agent))
 
-    def crawl_delay(self, user_agent: str, *, default: float = DOWNLOAD_DELAY) -> float:
-        """The delay to keep between requests to this host (Crawl-delay, capped)."""
+    def crawl_delay(self, user_agent: str, *, cap: float = CRAWL_DELAY_CAP) -> float | None:
+        """The gap to keep between requests to this host (its Crawl-delay, capped), if any."""
         declared = self.rules.crawl_delay(user_agent) if self.rules is not None else None
-        return effective_crawl_delay(declared, default=default)
+        return effective_crawl_delay(declared, cap=cap)

@@ -18,6 +18,7 @@ from crawler.politeness import (
     backoff_delay,
     build_user_agent,
     effective_crawl_delay,
+    next_send_at,
     parse_retry_after,
     parse_robots,
     robots_ttl,
@@ -88,11 +89,16 @@ def test_headerless_failures_back_off_exponentially_then_reset_after_quiet():
         waits.append(state.wait(now))
         now = state.blocked_until
     assert waits == [60, 120, 240, 480]
-    assert state.erroring(settings)
     later = now + timedelta(minutes=31)
     assert state.forgiven(later, settings).consecutive_failures == 0
     assert state.after_failure(later, settings=settings).wait(later) == 60
     assert state.after_success(later) == HostBackoff()
+
+
+def test_a_success_clears_the_host_once_its_pause_is_over():
+    state = HostBackoff().after_failure(NOW, retry_after=120)
+    assert state.after_success(NOW + timedelta(seconds=5)) == state  # sent before the 429
+    assert state.after_success(NOW + timedelta(seconds=120)) == HostBackoff()
 
 
 def test_a_shorter_retry_after_never_shortens_an_existing_block():
@@ -163,14 +169,35 @@ def test_robots_rules_are_read_to_500_kib():
     assert rules.can_fetch("https://example.com/news/story", "Redline")
 
 
-def test_crawl_delay_is_honoured_up_to_the_cap():
+@pytest.mark.parametrize(
+    ("declared", "gap"),
+    [(5, 5), (0.2, 0.2), (30, 30), (3600, 30), (None, None), (0, None), (-3, None),
+     (float("nan"), None), (float("inf"), None)],
+)  # fmt: skip
+def test_crawl_delay_is_honoured_up_to_the_cap(declared, gap):
+    assert effective_crawl_delay(declared) == gap
+
+
+def test_crawl_delay_from_robots_rules_and_a_smaller_cap():
     rules = parse_robots(b"User-agent: *\nCrawl-delay: 5\n")
     assert effective_crawl_delay(rules.crawl_delay("Redline")) == 5
-    assert effective_crawl_delay(3600) == 30
-    assert effective_crawl_delay(0.2) == 1.0
-    assert effective_crawl_delay(None) == 1.0
-    assert effective_crawl_delay(float("nan")) == 1.0
-    assert effective_crawl_delay(-3) == 1.0
+    assert effective_crawl_delay(rules.crawl_delay("Redline"), cap=1.5) == 1.5
+
+
+@pytest.mark.parametrize(
+    ("previous", "now", "gap", "expected"),
+    [
+        (None, 0, 5.0, 0),  # the first request to a host leaves at once
+        (0, 1, None, 1),  # no Crawl-delay: no wait
+        (0, 1, 5.0, 5),  # exactly the gap after the previous one, no jitter
+        (0, 9, 5.0, 9),  # a quiet host: at once
+        (20, 1, 5.0, 25),  # turns already reserved: after the last of them
+    ],
+)
+def test_next_send_at_keeps_the_gap_exactly(previous, now, gap, expected):
+    at = lambda s: NOW + timedelta(seconds=s)  # noqa: E731
+    previous_at = None if previous is None else at(previous)
+    assert next_send_at(previous_at, at(now), gap) == at(expected)
 
 
 def test_user_agent_names_redline_and_a_contact():
@@ -197,7 +224,7 @@ def test_robots_record_after_a_server_error_refuses_everything_briefly():
     record = RobotsRecord.from_response(503, b"User-agent: *\nAllow: /\n", error=False, now=NOW)
     assert not record.allows("https://example.com/news/a", "Redline")
     assert record.expires_at == NOW + timedelta(minutes=10)
-    assert record.crawl_delay("Redline") == 1.0
+    assert record.crawl_delay("Redline") is None
     missing = RobotsRecord.from_response(404, b"", error=False, now=NOW)
     assert missing.allows("https://example.com/anything", "Redline")
     unreachable = RobotsRecord.from_response(None, b"", error=True, now=NOW)
