@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import asyncio
 
-from storage import Compare, FetchResult, RecordResult, Store
+from storage import CheckRecord, RecordResult, Store
 
 
 class BatchRecorder:
-    def __init__(
-        self, store: Store, compare: Compare, *, max_batch: int = 64, linger: float = 0.005
-    ) -> None:
+    def __init__(self, store: Store, *, max_batch: int = 64, linger: float = 0.005) -> None:
         self.store = store
-        self.compare = compare
         self.max_batch = max_batch
         self.linger = linger
-        self._pending: list[tuple[FetchResult, asyncio.Future[RecordResult]]] = []
+        self._pending: list[tuple[CheckRecord, asyncio.Future[RecordResult]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def record(self, result: FetchResult) -> RecordResult:
+    async def record(self, result: CheckRecord) -> RecordResult:
         done: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
         self._pending.append((result, done))
         if self._writer is None or self._writer.done():
@@ -38,9 +35,7 @@ class BatchRecorder:
                 await asyncio.sleep(self.linger)  # let checks finishing now join this batch
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:
-                results = await asyncio.to_thread(
-                    self.store.record_many, [r for r, _ in batch], self.compare
-                )
+                results = await asyncio.to_thread(self.store.record_many, [r for r, _ in batch])
             except Exception:
                 await self._one_by_one(batch)
                 continue
@@ -49,11 +44,11 @@ class BatchRecorder:
                     done.set_result(recorded)
 
     async def _one_by_one(
-        self, batch: list[tuple[FetchResult, asyncio.Future[RecordResult]]]
+        self, batch: list[tuple[CheckRecord, asyncio.Future[RecordResult]]]
     ) -> None:
         for result, done in batch:
             try:
-                recorded = await asyncio.to_thread(self.store.record, result, self.compare)
+                recorded = await asyncio.to_thread(self.store.record, result)
             except Exception as exc:
                 if not done.done():
                     done.set_exception(exc)

@@ -3,7 +3,24 @@
 Imports nothing else of Redline's.
 """
 
-from storage.base import Compare, Store
+from storage.base import Store
+from storage.checks import (
+    Back,
+    CheckOutcome,
+    CheckRecord,
+    CrawlState,
+    Decision,
+    Error,
+    EventNote,
+    FlipFlop,
+    Gone,
+    Moved,
+    NewRevision,
+    NotModified,
+    PlannedAlert,
+    Unavailable,
+    Unchanged,
+)
 from storage.errors import (
     DatabaseUnavailable,
     InvalidInput,
@@ -15,6 +32,7 @@ from storage.errors import (
 )
 from storage.model import (
     Alert,
+    AlertBatch,
     AlertStatus,
     Article,
     ArticleStatus,
@@ -27,7 +45,6 @@ from storage.model import (
     Event,
     EventKind,
     FeedItem,
-    FetchResult,
     Outcome,
     Page,
     PageKind,
@@ -40,26 +57,38 @@ from storage.model import (
 
 __all__ = [
     "Alert",
+    "AlertBatch",
     "AlertStatus",
     "Article",
     "ArticleStatus",
+    "Back",
     "Change",
     "ChangeClass",
     "ChangeKind",
     "ChangeSummary",
+    "CheckOutcome",
+    "CheckRecord",
     "Claim",
-    "Compare",
+    "CrawlState",
     "DatabaseUnavailable",
+    "Decision",
     "EncodedPage",
+    "Error",
     "Event",
     "EventKind",
+    "EventNote",
     "FeedItem",
-    "FetchResult",
+    "FlipFlop",
+    "Gone",
     "InvalidInput",
+    "Moved",
+    "NewRevision",
     "NotFound",
+    "NotModified",
     "Outcome",
     "Page",
     "PageKind",
+    "PlannedAlert",
     "RecordResult",
     "Revision",
     "RevisionInfo",
@@ -70,6 +99,8 @@ __all__ = [
     "SourceKind",
     "StorageError",
     "Store",
+    "Unavailable",
+    "Unchanged",
 ]
 
 from storage.open import open_store

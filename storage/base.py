@@ -7,19 +7,19 @@ so callers (and tests) own the clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from storage.checks import CheckRecord
 from storage.model import (
     Alert,
+    AlertBatch,
     AlertStatus,
     Article,
     ArticleStatus,
-    Change,
     Claim,
     Event,
-    FetchResult,
     Page,
     RecordResult,
     Revision,
@@ -27,9 +27,6 @@ from storage.model import (
     Source,
     SourceKind,
 )
-
-Compare = Callable[[Page | None, Page], Sequence[Change]]
-"""The differ's signature: what changed from an old Page (None for a new article) to a new one."""
 
 
 class Store(Protocol):
@@ -105,30 +102,92 @@ class Store(Protocol):
         """Lease up to `limit` due articles (expired leases count as free), most overdue first."""
         ...
 
+    def claim_ids(
+        self,
+        article_ids: Sequence[int],
+        now: datetime,
+        owner: str,
+        *,
+        lease_seconds: float,
+    ) -> list[Claim]:
+        """Lease these articles now, due or not (a one-off check); articles another worker
+        holds are left out."""
+        ...
+
     def release(self, article_ids: Sequence[int], owner: str) -> int:
         """Give back leases this owner still holds without recording a fetch."""
         ...
 
-    def record(self, result: FetchResult, compare: Compare | None = None) -> RecordResult:
-        """Record one fetch in ONE transaction; a second call with the same fetch_id is a no-op."""
+    def release_all(self) -> int:
+        """Give back every lease (a single-writer database whose previous writer died)."""
         ...
 
-    def record_many(
-        self, results: Sequence[FetchResult], compare: Compare | None = None
-    ) -> list[RecordResult]:
-        """`record` for several fetches in one transaction: all are recorded, or none."""
+    def record(self, check: CheckRecord) -> RecordResult:
+        """Persist one decided check in ONE transaction; a second call with the same fetch_id
+        is a no-op. A new revision diffed against a revision that is no longer the latest is
+        not written: the result says `stale`, and the caller decides again."""
+        ...
+
+    def record_many(self, checks: Sequence[CheckRecord]) -> list[RecordResult]:
+        """`record` for several checks in one transaction: all are recorded, or none."""
         ...
 
     # --- history ------------------------------------------------------------------------------
     def history(self, article_id: int) -> list[RevisionInfo]: ...
+    def latest_changes(self, limit: int) -> list[RevisionInfo]:
+        """The newest revisions that changed something, newest first."""
+        ...
+
     def latest_page(self, article_id: int) -> Page | None: ...
+    def revision_with_hash(self, article_id: int, content_hash: str) -> int | None:
+        """The first revision of the article with this content hash, if any."""
+        ...
+
     def site_memory(self, site: str) -> str | None: ...
     def save_site_memory(self, site: str, memory: str) -> None: ...
     def queue_status(self, now: datetime) -> dict[str, Any]: ...
     def revision(self, article_id: int, number: int) -> Revision: ...
     def raw_html(self, article_id: int, number: int) -> bytes | None: ...
     def events(self, article_id: int) -> list[Event]: ...
-    def alerts(self, status: AlertStatus | None = None) -> list[Alert]: ...
+
+    # --- the alert outbox -------------------------------------------------------------------
+    def claim_alerts(
+        self,
+        now: datetime,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        channels: Sequence[str] | None = None,
+    ) -> list[AlertBatch]:
+        """Lease due alerts, grouped into the messages that carry them."""
+        ...
+
+    def settle_alerts(
+        self,
+        ids: Sequence[int],
+        now: datetime,
+        *,
+        status: AlertStatus,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> int:
+        """After a send: sent, pending again from `retry_at`, failed or dropped."""
+        ...
+
+    def orphan_alerts(self, channels: Sequence[str], now: datetime) -> int:
+        """Fail pending alerts of channels that are no longer configured."""
+        ...
+
+    def retry_alerts(self, ids: Sequence[int] | None, now: datetime) -> int:
+        """Failed (or these failed or dropped) alerts pending again, due now."""
+        ...
+
+    def alert(self, alert_id: int) -> Alert: ...
+    def alerts(
+        self, status: AlertStatus | None = None, *, limit: int | None = None
+    ) -> list[Alert]: ...
+    def alert_counts(self) -> dict[str, int]: ...
     def iter_revisions(self, since: datetime | None = None) -> Iterator[tuple[str, Revision]]:
         """Every revision (with its article's URL) fetched at or after `since`, oldest first."""
         ...

@@ -218,22 +218,3 @@ def change_from_dict(data: dict[str, Any]) -> Change:
 
 def summary_json(changes: Iterable[Change]) -> str:
     return _dumps([[clean_text(c.field), str(c.kind), str(c.class_)] for c in changes])
-
-
-def alert_kinds(changes: Iterable[Change]) -> tuple[str, ...]:
-    """What an alert about these changes is about, in a fixed order."""
-    kinds: set[str] = set()
-    for change in changes:
-        if change.field == "headline":
-            kinds.add("headline_changed")
-        elif change.field == "body":
-            kinds.add("body_changed")
-        elif change.field.startswith("item:"):
-            kinds.add("item_updated")
-        else:
-            kinds.add(f"{change.field}_changed")
-        if "correction" in change.notes or "editors_note" in change.notes:
-            kinds.add("correction")
-        if change.stealth:
-            kinds.add("stealth_edit")
-    return tuple(sorted(kinds))

@@ -7,7 +7,7 @@ Everything here is plain data. Extraction produces `Page` and `FeedItem`, the di
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -61,6 +61,7 @@ class AlertStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # gave up after the last retry
+    DROPPED = "dropped"  # not sent: a second look found the change gone (a rule's `confirm`)
 
 
 class Outcome(StrEnum):
@@ -235,6 +236,20 @@ class Alert:
     next_attempt_at: datetime | None = None
     sent_at: datetime | None = None
     last_error: str | None = None
+    rule: str = ""  # the alert rule (configuration) that matched
+    group_key: str | None = None  # rows with the same key go out as one message
+    batch: str | None = None  # the key of the message that carries it, once first tried
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBatch:
+    """Outbox rows leased to one worker, to go out as ONE message under `key` (its
+    idempotency key: the same on every retry)."""
+
+    key: str
+    channel: str
+    rule: str
+    alerts: tuple[Alert, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +275,10 @@ class Claim:
     missing_count: int = 0  # consecutive 404s so far
     status: ArticleStatus = ArticleStatus.ACTIVE
     error_count: int = 0  # failed checks in a row so far
+    last_event: EventKind | None = None  # the latest event of the article's URL
+    flip_hash: str | None = None  # an older version seen again in the last checks...
+    flip_count: int = 0  # ...this many checks in a row
+    source_id: int | None = None  # the discovery source that found it
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,44 +294,13 @@ class EncodedPage:
 
 
 @dataclass(frozen=True, slots=True)
-class FetchResult:
-    """Everything one check of one article produced, recorded in ONE transaction.
-
-    `fetch_id` makes the write idempotent: recording the same fetch twice is a no-op. `changes`
-    were computed against revision `base_revision`; if another writer appended a revision since,
-    the store recomputes them with the `compare` function it is given.
-    """
-
-    fetch_id: str
-    article_id: int
-    fetched_at: datetime
-    next_check_at: datetime | None
-    owner: str | None = None
-    http_status: int | None = None
-    page: Page | None = None
-    raw_html: bytes | None = None
-    base_revision: int = 0
-    changes: tuple[Change, ...] = ()
-    not_modified: bool = False
-    etag: str | None = None
-    last_modified: str | None = None
-    events: tuple[tuple[EventKind, str], ...] = ()
-    status: ArticleStatus | None = None  # new status, when the check changed it
-    error: str | None = None
-    alert_channels: tuple[str, ...] = field(default=())
-    raw_hash: str | None = None
-    memory: str | None = None  # None keeps what the store has
-    missing: bool = False  # this check answered 404 (the store counts them in a row)
-    moved_to: str | None = None  # a permanent redirect: history continues under this URL
-    flip_confirmations: int = 0  # >0: an older version must be seen this often to count again
-    encoded: EncodedPage | None = None  # `page` and `raw_html` already encoded: used instead
-    # The article's own text is known unchanged (the crawler's fast re-check matched what it
-    # remembered), so no Page was rebuilt: recorded as unchanged without `page`.
-    same_content: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class RecordResult:
+    """What `Store.record` did with one check."""
+
     outcome: Outcome
     revision: int | None = None
     duplicate: bool = False  # this fetch_id was already recorded: nothing was written
+    # The check's new revision was diffed against a revision that is no longer the latest
+    # (another worker wrote one since): nothing was written, the lease is still held, and the
+    # caller compares against the latest revision and decides again.
+    stale: bool = False

@@ -18,8 +18,10 @@ import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from storage import open_store
-from storage.model import Change, ChangeClass, ChangeKind, FetchResult, Page
+from storage import PlannedAlert, open_store
+from storage.codec import content_hash
+from storage.model import Change, ChangeClass, ChangeKind, Page
+from tests.records import check, revision
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -49,26 +51,34 @@ def _say(*fields: object) -> None:
 
 
 def record_race(db: str, article_id: int, tag: str, n: int, variants: int, start_at: float) -> None:
-    """Record N pages, each diffed against a base revision that may be stale by the commit."""
+    """Record N pages, each diffed against the latest revision as the worker read it; when
+    another writer got there first the store says stale, and the page is compared again
+    against the new latest revision (as the checker does). Equal to the latest: unchanged."""
     store = open_store(db, create=False)
     _wait_until(start_at)
     for i in range(n):
-        base = store.get_article_by_id(article_id).revision_count
-        old = store.revision(article_id, base).page if base else None
         page = variant_page((i + zlib.crc32(tag.encode())) % variants)
         fetch_id = f"{tag}-{i}"
-        result = store.record(
-            FetchResult(
-                fetch_id=fetch_id,
-                article_id=article_id,
-                fetched_at=NOW + timedelta(seconds=i),
-                next_check_at=NOW,
-                page=page,
-                base_revision=base,
-                changes=tuple(body_change(old, page)),
-            ),
-            compare=body_change,
-        )
+        while True:
+            history = store.history(article_id)
+            base = len(history)
+            if history and history[-1].content_hash == content_hash(page):
+                result = store.record(check(article_id, fetch_id, at=NOW + timedelta(seconds=i)))
+            else:
+                old = store.revision(article_id, base).page if base else None
+                result = store.record(
+                    revision(
+                        article_id,
+                        fetch_id,
+                        page,
+                        base=base,
+                        changes=body_change(old, page),
+                        at=NOW + timedelta(seconds=i),
+                        next_at=NOW,
+                    )
+                )
+            if not result.stale:
+                break
         _say("REC", fetch_id, result.outcome, result.revision or 0, int(result.duplicate))
     store.close()
 
@@ -107,18 +117,18 @@ def crash_loop(db: str, articles: Sequence[int], first_seq: int) -> None:
         )
         fetch_id = f"crash-{seq}"
         base = store.get_article_by_id(article_id).revision_count
+        alert = PlannedAlert("crash", "log", ("body_changed",), NOW)
         result = store.record(
-            FetchResult(
-                fetch_id=fetch_id,
-                article_id=article_id,
-                fetched_at=NOW + timedelta(seconds=seq),
-                next_check_at=NOW,
-                page=page,
+            revision(
+                article_id,
+                fetch_id,
+                page,
+                base=base,
                 raw_html=(f"<p>{seq}</p>" * 2000).encode(),
-                base_revision=base,
-                alert_channels=("log",),
-            ),
-            compare=body_change,
+                at=NOW + timedelta(seconds=seq),
+                next_at=NOW,
+                alerts=[alert],
+            )
         )
         _say("ACK", article_id, result.revision or 0, fetch_id, int(result.duplicate))
         seq += 1

@@ -16,14 +16,18 @@ from storage import (
     Change,
     ChangeClass,
     ChangeKind,
+    CrawlState,
+    Error,
     EventKind,
+    EventNote,
     FeedItem,
-    FetchResult,
+    Gone,
     Page,
     open_store,
 )
 from storage.migrations import latest_version
 from tests.conftest import NOW
+from tests.records import check, revision
 
 URL = "https://news.example/world/kursk-losses"
 V1 = Page(
@@ -62,27 +66,22 @@ def seeded(db_url: str) -> str:
     store = open_store(db_url)
     article, _ = store.add_article(URL, NOW)
     store.add_article("https://news.example/other", NOW)
-    store.record(FetchResult("f1", article.id, NOW, NOW, page=V1, raw_html=b"<html>v1</html>"))
+    store.record(revision(article.id, "f1", V1, raw_html=b"<html>v1</html>", next_at=NOW))
     store.record(
-        FetchResult(
-            "f2",
-            article.id,
-            NOW + timedelta(hours=2),
-            NOW,
-            page=V2,
-            base_revision=1,
-            changes=CHANGES,
+        revision(
+            article.id, "f2", V2, base=1, changes=CHANGES, at=NOW + timedelta(hours=2), next_at=NOW
         )
     )
     store.record(
-        FetchResult(
-            "f3",
+        check(
             article.id,
-            NOW + timedelta(days=2),
-            NOW,
+            "f3",
+            Gone(),
+            at=NOW + timedelta(days=2),
+            next_at=NOW,
             http_status=410,
             status=ArticleStatus.GONE,
-            events=((EventKind.GONE, "HTTP 410"),),
+            events=[EventNote(EventKind.GONE, "HTTP 410")],
         )
     )
     store.close()
@@ -190,7 +189,7 @@ def test_hostile_text_cannot_drive_the_terminal(db_url):
     store = open_store(db_url)
     article, _ = store.add_article(URL, NOW)
     evil = Page(headline="Safe\x1b[2J\x1b]0;owned\x07 \u202eheadline", body=("x",))
-    store.record(FetchResult("f1", article.id, NOW, NOW, page=evil))
+    store.record(revision(article.id, "f1", evil))
     store.close()
     for args in (("history", URL), ("show", URL), ("list",)):
         code, out, _ = run(db_url, *args)
@@ -263,7 +262,8 @@ def test_urls_are_tracked_under_their_canonical_form(db_url):
 def test_status_shows_the_queue_and_errors_by_host(seeded):
     store = open_store(seeded)
     other = store.get_article("https://news.example/other")
-    store.record(FetchResult("e1", other.id, NOW, NOW, error="timeout: no answer in 30 s"))
+    failed = CrawlState(error_count=1, last_error="timeout: no answer in 30 s")
+    store.record(check(other.id, "e1", Error("timeout", "no answer in 30 s"), state=failed))
     store.close()
     code, out, _ = run(seeded, "status")
     assert code == 0 and "articles: 1 active, 1 gone" in out
@@ -309,9 +309,9 @@ def test_sources_add_rejects_bad_values(db_url, args, message):
 def test_diff_of_hostile_text_cannot_drive_the_terminal(db_url):
     store = open_store(db_url)
     article, _ = store.add_article(URL, NOW)
-    store.record(FetchResult("f1", article.id, NOW, NOW, page=Page(headline="Safe", body=("x",))))
+    store.record(revision(article.id, "f1", Page(headline="Safe", body=("x",))))
     evil = Page(headline="Safe\x1b[2J\x07 \u202eowned", body=("x",))
-    store.record(FetchResult("f2", article.id, NOW, NOW, page=evil, base_revision=1))
+    store.record(revision(article.id, "f2", evil, base=1))
     store.close()
     code, out, _ = run(db_url, "diff", URL)
     assert code == 0 and "\x1b" not in out and "\x07" not in out and "\u202e" not in out

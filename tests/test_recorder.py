@@ -4,23 +4,17 @@ to the others."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import pytest
 
 from scheduler.recorder import BatchRecorder
-from storage import FetchResult, NotFound, Outcome, Page
+from storage import CheckRecord, NotFound, Outcome, Page
 from tests.conftest import NOW
+from tests.records import revision
 
 
-def result(article_id: int, fetch_id: str, headline: str = "Budget") -> FetchResult:
-    return FetchResult(
-        fetch_id,
-        article_id,
-        NOW,
-        NOW + timedelta(minutes=5),
-        page=Page(headline=headline, body=("Text.",)),
-    )
+def result(article_id: int, fetch_id: str, headline: str = "Budget") -> CheckRecord:
+    return revision(article_id, fetch_id, Page(headline=headline, body=("Text.",)))
 
 
 def test_concurrent_results_are_all_recorded_in_batches(store):
@@ -28,12 +22,12 @@ def test_concurrent_results_are_all_recorded_in_batches(store):
     calls = []
     original = store.record_many
 
-    def counting(results, compare=None):
+    def counting(results):
         calls.append(len(results))
-        return original(results, compare)
+        return original(results)
 
     store.record_many = counting
-    recorder = BatchRecorder(store, lambda old, new: (), max_batch=16)
+    recorder = BatchRecorder(store, max_batch=16)
 
     async def run():
         return await asyncio.gather(*(recorder.record(result(i, f"f{i}")) for i in ids))
@@ -46,7 +40,7 @@ def test_concurrent_results_are_all_recorded_in_batches(store):
 
 def test_one_bad_result_does_not_cost_the_others(store):
     good = [store.add_article(f"https://news.example/{i}", NOW)[0].id for i in range(3)]
-    recorder = BatchRecorder(store, lambda old, new: ())
+    recorder = BatchRecorder(store)
 
     async def run():
         return await asyncio.gather(
@@ -60,18 +54,3 @@ def test_one_bad_result_does_not_cost_the_others(store):
     assert isinstance(missing, NotFound)
     with pytest.raises(NotFound):
         store.get_article_by_id(999_999)
-
-
-def test_a_check_known_to_have_the_same_text_is_unchanged_without_a_page(store):
-    """The crawler's fast re-check sends no Page when the article's own text did not change:
-    the check is recorded as unchanged and the history is untouched."""
-    article_id = store.add_article("https://news.example/same", NOW)[0].id
-    store.record(result(article_id, "first"))
-    same = FetchResult(
-        "second", article_id, NOW + timedelta(minutes=5), NOW + timedelta(minutes=10),
-        raw_hash="other-bytes", same_content=True,
-    )  # fmt: skip
-    assert store.record(same).outcome is Outcome.UNCHANGED
-    article = store.get_article_by_id(article_id)
-    assert article.revision_count == 1
-    assert [r.number for r in store.history(article_id)] == [1]

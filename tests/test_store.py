@@ -13,39 +13,37 @@ from storage import (
     Change,
     ChangeClass,
     ChangeKind,
+    CrawlState,
+    Error,
     EventKind,
-    FetchResult,
+    EventNote,
+    FlipFlop,
+    Gone,
     InvalidInput,
+    Moved,
     NotFound,
+    NotModified,
     Outcome,
     Page,
-    PageKind,
+    PlannedAlert,
     SchemaError,
     SchemaOutdated,
     SchemaTooNew,
     SourceKind,
     StorageError,
+    Unavailable,
     open_store,
 )
 from storage.codec import content_hash
 from tests.conftest import NOW
+from tests.records import check, revision
 
 URL = "https://news.example/politics/story-1"
+HEADLINE = Change("headline", ChangeKind.CHANGED, ChangeClass.MINOR, "a", "b")
 
 
 def page(headline: str = "Council approves budget", *body: str) -> Page:
     return Page(headline=headline, body=body or ("First paragraph.", "Second paragraph."))
-
-
-def fetch(article_id: int, fid: str, pg: Page | None = None, **kw) -> FetchResult:
-    kw.setdefault("fetched_at", NOW)
-    kw.setdefault("next_check_at", NOW + timedelta(minutes=10))
-    kw.setdefault("page", pg)
-    return FetchResult(fetch_id=fid, article_id=article_id, **kw)
-
-
-def body_change(old: Page | None, new: Page) -> tuple[Change, ...]:
-    return (Change("body", ChangeKind.CHANGED, ChangeClass.MINOR, patch="x"),) if old else ()
 
 
 def test_add_is_idempotent_and_records_first_seen(store):
@@ -85,18 +83,10 @@ def test_unknown_url_and_revision_raise_not_found(store):
 
 def test_revisions_are_numbered_and_only_written_on_change(store):
     article, _ = store.add_article(URL, NOW)
-    first = store.record(fetch(article.id, "f1", page(), raw_html=b"<h1>v1</h1>"))
-    same = store.record(fetch(article.id, "f2", page(), base_revision=1))
+    first = store.record(revision(article.id, "f1", page(), raw_html=b"<h1>v1</h1>"))
+    same = store.record(check(article.id, "f2"))
     edited = page("Council approves revised budget")
-    second = store.record(
-        fetch(
-            article.id,
-            "f3",
-            edited,
-            base_revision=1,
-            changes=(Change("headline", ChangeKind.CHANGED, ChangeClass.MINOR, "a", "b"),),
-        )
-    )
+    second = store.record(revision(article.id, "f3", edited, base=1, changes=[HEADLINE]))
     assert (first.outcome, first.revision) == (Outcome.NEW, 1)
     assert (same.outcome, same.revision) == (Outcome.UNCHANGED, None)
     assert (second.outcome, second.revision) == (Outcome.CHANGED, 2)
@@ -114,75 +104,83 @@ def test_revisions_are_numbered_and_only_written_on_change(store):
 
 def test_a_retried_commit_is_a_no_op(store):
     article, _ = store.add_article(URL, NOW)
-    result = fetch(article.id, "same-fetch", page())
+    result = revision(article.id, "same-fetch", page())
     assert store.record(result).duplicate is False
     repeat = store.record(result)
     assert repeat.duplicate and (repeat.outcome, repeat.revision) == (Outcome.NEW, 1)
     assert len(store.history(article.id)) == 1
 
 
-def test_stale_base_is_recompared_inside_the_transaction(store):
+def test_a_revision_diffed_against_a_stale_base_writes_nothing_and_says_so(store):
+    """Another worker appended a revision after this check compared against revision 1: the
+    store writes nothing (no revision, no fetch row, the lease kept) and reports it stale, so
+    that the checker compares against the latest revision and decides again."""
     article, _ = store.add_article(URL, NOW)
-    store.record(fetch(article.id, "a", page()))
-    store.record(
-        fetch(
-            article.id,
-            "b",
-            page("Second"),
-            base_revision=1,
-            changes=body_change(page(), page("Second")),
-        )
-    )
-    # A worker that diffed against revision 1 commits after revision 2 appeared.
-    late = fetch(article.id, "c", page("Third"), base_revision=1, changes=())
-    with pytest.raises(StorageError):
-        store.record(late)
-    result = store.record(late, compare=body_change)
-    assert result.revision == 3
-    assert [c.field for c in store.revision(article.id, 3).changes] == ["body"]
+    assert len(store.claim_due(NOW, "w1", limit=1, lease_seconds=60)) == 1
+    store.record(revision(article.id, "a", page()))
+    store.record(revision(article.id, "b", page("Second"), base=1, changes=[HEADLINE]))
+    late = revision(article.id, "c", page("Third"), base=1, owner="w1")
+    stale = store.record(late)
+    assert stale.stale and stale.revision is None
+    assert [r.number for r in store.history(article.id)] == [1, 2]
+    assert store.claim_due(NOW, "w2", limit=1, lease_seconds=60) == []  # still w1's
+    again = store.record(revision(article.id, "c", page("Third"), base=2, owner="w1"))
+    assert (again.revision, again.duplicate, again.stale) == (3, False, False)
 
 
 @pytest.mark.parametrize(
-    ("kw", "outcome"),
+    ("outcome", "word"),
     [
-        ({"not_modified": True, "http_status": 304}, Outcome.NOT_MODIFIED),
-        ({"error": "timeout", "http_status": None}, Outcome.ERROR),
-        ({"page": Page(kind=PageKind.NOT_ARTICLE, reason="paywall")}, Outcome.UNAVAILABLE),
+        (NotModified(), Outcome.NOT_MODIFIED),
+        (Error("timeout", "no answer in 30 s"), Outcome.ERROR),
+        (Unavailable("paywall"), Outcome.UNAVAILABLE),
+        (Gone(), Outcome.GONE),
     ],
 )
-def test_checks_without_a_new_version_never_touch_history(store, kw, outcome):
+def test_checks_without_a_new_version_never_touch_history(store, outcome, word):
     article, _ = store.add_article(URL, NOW)
-    store.record(fetch(article.id, "f1", page(), etag='"v1"'))
-    result = store.record(fetch(article.id, "f2", base_revision=1, **kw))
-    assert result.outcome is outcome and result.revision is None
+    store.record(revision(article.id, "f1", page(), state=CrawlState(etag='"v1"')))
+    state = CrawlState(etag='"v1"', error_count=1, last_error="timeout: no answer in 30 s")
+    result = store.record(check(article.id, "f2", outcome, state=state))
+    assert result.outcome is word and result.revision is None
     assert len(store.history(article.id)) == 1
     assert store.revision(article.id, 1).page == page()
     after = store.get_article(URL)
-    if outcome is not Outcome.UNAVAILABLE:  # validators survive a 304 or an error
-        assert after.etag == '"v1"'
-    assert after.last_checked_at == NOW
-    assert after.error_count == (1 if outcome is Outcome.ERROR else 0)
+    assert after.etag == '"v1"' and after.last_checked_at == NOW
+    assert (after.error_count, after.last_error) == (1, "timeout: no answer in 30 s")
 
 
-def test_gone_and_back_are_events_with_alerts(store):
+def test_events_and_alerts_are_written_with_their_check(store):
+    """Events and the outbox rows planned for them (and for the revision) are written in the
+    check's transaction, each alert keyed by article, revision or event, rule and channel."""
     article, _ = store.add_article(URL, NOW)
-    store.record(fetch(article.id, "f1", page(), alert_channels=("hook",)))
-    gone = store.record(
-        fetch(
+    new = PlannedAlert("arrivals", "hook", ("new_article",), NOW)
+    store.record(revision(article.id, "f1", page(), alerts=[new]))
+    gone = PlannedAlert("removals", "hook", ("article_gone",), NOW, event=0)
+    recorded = store.record(
+        check(
             article.id,
             "f2",
+            Gone(),
             status=ArticleStatus.GONE,
             http_status=410,
-            events=((EventKind.GONE, "410"),),
-            alert_channels=("hook",),
+            events=[EventNote(EventKind.GONE, "HTTP 410")],
+            alerts=[gone],
         )
     )
-    assert gone.outcome is Outcome.GONE
+    assert recorded.outcome is Outcome.GONE
     assert store.get_article(URL).status is ArticleStatus.GONE
-    assert [e.kind for e in store.events(article.id)] == [EventKind.FIRST_SEEN, EventKind.GONE]
+    events = store.events(article.id)
+    assert [e.kind for e in events] == [EventKind.FIRST_SEEN, EventKind.GONE]
     alerts = store.alerts(AlertStatus.PENDING)
-    assert [a.kinds for a in alerts] == [("new_article",), ("article_removed",)]
-    assert len({a.idempotency_key for a in alerts}) == 2
+    assert [(a.rule, a.kinds, a.revision, a.event_id) for a in alerts] == [
+        ("arrivals", ("new_article",), 1, None),
+        ("removals", ("article_gone",), None, events[1].id),
+    ]
+    assert [a.idempotency_key for a in alerts] == [
+        f"{article.id}:r1:arrivals:hook",
+        f"{article.id}:e{events[1].id}:removals:hook",
+    ]
     assert len(store.history(article.id)) == 1
 
 
@@ -190,7 +188,7 @@ def test_claims_lease_due_articles_once_until_the_lease_expires(store):
     a, _ = store.add_article(URL, NOW)
     b, _ = store.add_article(URL + "-b", NOW - timedelta(minutes=5))
     store.add_article(URL + "-later", NOW + timedelta(hours=1))
-    store.record(fetch(b.id, "fb", page(), next_check_at=NOW - timedelta(minutes=1)))
+    store.record(revision(b.id, "fb", page(), next_at=NOW - timedelta(minutes=1)))
     claims = store.claim_due(NOW, "w1", limit=10, lease_seconds=60)
     assert [c.article_id for c in claims] == [b.id, a.id]  # most overdue first
     assert claims[0].latest_revision == 1 and claims[0].latest_hash == content_hash(page())
@@ -206,7 +204,7 @@ def test_recording_releases_the_lease_and_moves_the_schedule(store):
     article, _ = store.add_article(URL, NOW)
     (_claim,) = store.claim_due(NOW, "w1", limit=5, lease_seconds=300)
     later = NOW + timedelta(minutes=30)
-    store.record(fetch(article.id, "f1", page(), owner="w1", next_check_at=later))
+    store.record(revision(article.id, "f1", page(), owner="w1", next_at=later))
     assert store.claim_due(NOW + timedelta(minutes=29), "w2", limit=5, lease_seconds=60) == []
     assert len(store.claim_due(later, "w2", limit=5, lease_seconds=60)) == 1
     assert store.get_article(URL).next_check_at == later
@@ -214,7 +212,7 @@ def test_recording_releases_the_lease_and_moves_the_schedule(store):
 
 def test_revisions_are_append_only_in_the_database(store):
     article, _ = store.add_article(URL, NOW)
-    store.record(fetch(article.id, "f1", page()))
+    store.record(revision(article.id, "f1", page()))
     with pytest.raises(StorageError), store._tx(write=True) as tx:
         tx.execute("UPDATE revisions SET headline = 'forged'")
     with pytest.raises(StorageError), store._tx(write=True) as tx:
@@ -224,10 +222,8 @@ def test_revisions_are_append_only_in_the_database(store):
 
 def test_export_iterators_honour_since(store):
     article, _ = store.add_article(URL, NOW)
-    store.record(fetch(article.id, "f1", page()))
-    store.record(
-        fetch(article.id, "f2", page("Later"), base_revision=1, fetched_at=NOW + timedelta(days=1))
-    )
+    store.record(revision(article.id, "f1", page()))
+    store.record(revision(article.id, "f2", page("Later"), base=1, at=NOW + timedelta(days=1)))
     assert [r.number for _, r in store.iter_revisions()] == [1, 2]
     since = [(url, r.number) for url, r in store.iter_revisions(NOW + timedelta(hours=1))]
     assert since == [(URL, 2)]
@@ -302,42 +298,43 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path):
         open_store(f"sqlite:///{bogus}")
 
 
-def test_a_stale_cache_bouncing_between_versions_is_not_a_revision_each_time(store):
+def test_a_flip_flop_is_recorded_as_unchanged_and_its_count_kept_for_the_next_claim(store):
     article, _ = store.add_article(URL, NOW)
-    old, new = page("Old headline"), page("New headline")
-    store.record(fetch(article.id, "1", old))
-    store.record(fetch(article.id, "2", new, base_revision=1, flip_confirmations=3))
-    outcomes = [
-        store.record(fetch(article.id, f"b{i}", pg, base_revision=2, flip_confirmations=3))
-        for i, pg in enumerate([old, new, old, new, old])
-    ]
-    assert [o.outcome for o in outcomes] == [Outcome.UNCHANGED] * 5
-    assert len(store.history(article.id)) == 2
-    flips = [e for e in store.events(article.id) if e.kind is EventKind.FLIP_FLOP]
-    assert len(flips) == 3 and flips[0].detail == "served revision 1 again"
-    # An old version that stays for three checks in a row (the last bounce was the first of
-    # them) is a genuine revert: the third sighting writes revision 3, later ones nothing.
-    stays = [
-        store.record(fetch(article.id, f"s{i}", old, base_revision=2, flip_confirmations=3))
-        for i in range(3)
-    ]
-    assert [o.revision for o in stays] == [None, 3, None]
+    store.record(revision(article.id, "1", page("Old headline")))
+    store.record(revision(article.id, "2", page("New headline"), base=1, next_at=NOW))
+    old_hash = content_hash(page("Old headline"))
+    flip = store.record(
+        check(
+            article.id,
+            "3",
+            FlipFlop(1, old_hash),
+            state=CrawlState(flip_hash=old_hash, flip_count=1),
+            events=[EventNote(EventKind.FLIP_FLOP, "served revision 1 again")],
+            next_at=NOW,
+        )
+    )
+    assert flip.outcome is Outcome.UNCHANGED and len(store.history(article.id)) == 2
+    assert store.revision_with_hash(article.id, old_hash) == 1
+    assert store.revision_with_hash(article.id, "no-such-hash") is None
+    (claim,) = store.claim_due(NOW, "w", limit=1, lease_seconds=60)
+    assert (claim.flip_hash, claim.flip_count) == (old_hash, 1)
+    assert claim.last_event is EventKind.FLIP_FLOP
 
 
 def test_a_permanent_redirect_continues_history_under_the_new_url(store):
     article, _ = store.add_article(URL, NOW)
-    store.record(fetch(article.id, "1", page()))
+    store.record(revision(article.id, "1", page()))
     new_url = URL + "-renamed"
-    store.record(
-        fetch(
+    moved = store.record(
+        check(
             article.id,
             "2",
-            page(),
-            base_revision=1,
+            Moved(new_url),
             moved_to=new_url,
-            events=((EventKind.MOVED, new_url),),
+            events=[EventNote(EventKind.MOVED, new_url)],
         )
     )
+    assert moved.outcome is Outcome.UNCHANGED
     assert store.get_article(new_url).id == article.id
     assert store.get_article(URL).id == article.id  # the old URL still finds it
     assert store.get_article(URL).url == new_url
@@ -347,30 +344,40 @@ def test_a_permanent_redirect_continues_history_under_the_new_url(store):
 def test_a_redirect_onto_another_tracked_article_marks_this_one_moved(store):
     a, _ = store.add_article(URL, NOW)
     b, _ = store.add_article(URL + "-b", NOW)
-    store.record(fetch(a.id, "1", moved_to=URL + "-b", events=((EventKind.MOVED, URL + "-b"),)))
+    store.record(
+        check(
+            a.id,
+            "1",
+            Moved(URL + "-b", merged=True),
+            status=ArticleStatus.MOVED,
+            events=[EventNote(EventKind.MOVED, URL + "-b")],
+        )
+    )
     assert store.get_article_by_id(a.id).status is ArticleStatus.MOVED
     assert store.get_article(URL + "-b").id == b.id
 
 
 def test_claims_carry_what_the_policy_and_fast_path_need(store):
-    article, _ = store.add_article(URL, NOW)
+    source, _ = store.add_source("https://news.example/rss", SourceKind.FEED, 600, NOW)
+    article, _ = store.add_article(URL, NOW, source_id=source.id)
+    state = CrawlState(raw_hash="abc", memory='{"x": 1}')
+    store.record(revision(article.id, "1", page(), state=state, next_at=NOW))
+    unavailable = CrawlState(raw_hash="def", missing_count=1)  # memory None: kept
     store.record(
-        fetch(article.id, "1", page(), raw_hash="abc", memory='{"x": 1}', next_check_at=NOW)
-    )
-    store.record(
-        fetch(
+        check(
             article.id,
             "2",
-            raw_hash="def",
-            missing=True,
+            Unavailable("soft_404"),
+            state=unavailable,
             http_status=404,
-            next_check_at=NOW,
-            page=Page(kind=PageKind.NOT_ARTICLE, reason="http_404"),
+            events=[EventNote(EventKind.UNAVAILABLE, "soft_404")],
+            next_at=NOW,
         )
     )
     (claim,) = store.claim_due(NOW, "w", limit=1, lease_seconds=60)
     assert (claim.raw_hash, claim.memory, claim.missing_count) == ("def", '{"x": 1}', 1)
     assert claim.recent_changes == 1 and claim.first_seen == NOW and claim.site == "news.example"
+    assert (claim.last_event, claim.source_id) == (EventKind.UNAVAILABLE, source.id)
     assert store.latest_page(article.id) == page()
 
 
@@ -391,33 +398,12 @@ def test_sources_are_claimed_once_per_interval(store):
 def test_queue_status_reports_due_and_errors_by_host(store):
     a, _ = store.add_article(URL, NOW)
     store.add_article("https://other.example/x", NOW + timedelta(hours=1))
-    store.record(fetch(a.id, "1", error="timeout", next_check_at=NOW))
+    failed = CrawlState(error_count=1, last_error="timeout")
+    store.record(check(a.id, "1", Error("timeout"), state=failed, next_at=NOW))
     status = store.queue_status(NOW)
     assert status["due_now"] == 1 and status["by_status"] == {"active": 2}
     assert status["errors_by_host"] == [("news.example", 1, "timeout")]
     assert status["next_checks"][0][0] == "https://other.example/x"
-
-
-def test_a_lasting_state_is_one_event_not_one_per_check(store):
-    article, _ = store.add_article(URL, NOW)
-    paywall = Page(kind=PageKind.NOT_ARTICLE, reason="paywall")
-    for i in range(3):
-        store.record(
-            fetch(article.id, f"p{i}", paywall, events=((EventKind.UNAVAILABLE, "paywall"),))
-        )
-    store.record(fetch(article.id, "ok", page(), events=((EventKind.BACK, "answered again"),)))
-    store.record(
-        fetch(
-            article.id, "p9", paywall, base_revision=1, events=((EventKind.UNAVAILABLE, "paywall"),)
-        )
-    )
-    kinds = [e.kind for e in store.events(article.id)]
-    assert kinds == [
-        EventKind.FIRST_SEEN,
-        EventKind.UNAVAILABLE,
-        EventKind.BACK,
-        EventKind.UNAVAILABLE,
-    ]
 
 
 def test_site_memory_is_kept_per_site(store):
@@ -439,36 +425,30 @@ def test_release_all_gives_back_every_lease(store):
     assert len(store.claim_due_sources(NOW, "w", limit=5, lease_seconds=60)) == 1
 
 
-def test_a_batch_records_each_fetch_as_record_would(store):
-    """One article twice in a batch, a fetch id twice, a missing article, a served-again page:
-    `record_many` gives what one `record` after another gives, and fails as a whole."""
+def test_a_batch_records_each_check_as_record_would(store):
+    """One article twice in a batch (the second diffed against a revision the first replaced),
+    a fetch id twice, a missing article: `record_many` gives what one `record` after another
+    gives, and fails as a whole."""
     a, _ = store.add_article(URL, NOW)
     b, _ = store.add_article(URL + "-b", NOW)
     first = store.record_many(
         [
-            fetch(b.id, "b1", page("B")),
-            fetch(a.id, "a1", page("A1")),
-            fetch(a.id, "a2", page("A2"), base_revision=0, flip_confirmations=3),
-            fetch(a.id, "a1", page("A1")),
-        ],
-        compare=body_change,
-    )
-    assert [(r.outcome, r.revision, r.duplicate) for r in first] == [
-        (Outcome.NEW, 1, False),
-        (Outcome.NEW, 1, False),
-        (Outcome.CHANGED, 2, False),
-        (Outcome.NEW, 1, True),
-    ]
-    assert [c.field for c in store.revision(a.id, 2).changes] == ["body"]
-    again = store.record_many(
-        [
-            fetch(a.id, "a3", page("A1"), base_revision=2, flip_confirmations=3),
-            fetch(b.id, "b2", page("B2"), base_revision=1, flip_confirmations=3),
+            revision(b.id, "b1", page("B")),
+            revision(a.id, "a1", page("A1")),
+            revision(a.id, "a2", page("A2")),
+            revision(a.id, "a1", page("A1")),
         ]
     )
+    assert [(r.outcome, r.revision, r.duplicate, r.stale) for r in first] == [
+        (Outcome.NEW, 1, False, False),
+        (Outcome.NEW, 1, False, False),
+        (Outcome.NEW, None, False, True),
+        (Outcome.NEW, 1, True, False),
+    ]
+    again = store.record_many(
+        [check(a.id, "a3"), revision(b.id, "b2", page("B2"), base=1, changes=[HEADLINE])]
+    )
     assert [r.outcome for r in again] == [Outcome.UNCHANGED, Outcome.CHANGED]
-    flips = [e for e in store.events(a.id) if e.kind is EventKind.FLIP_FLOP]
-    assert [e.detail for e in flips] == ["served revision 1 again"]
     with pytest.raises(NotFound):
-        store.record_many([fetch(b.id, "b3", page("B3"), base_revision=2), fetch(999, "x", page())])
+        store.record_many([revision(b.id, "b3", page("B3"), base=2), revision(999, "x", page())])
     assert store.get_article(URL + "-b").revision_count == 2

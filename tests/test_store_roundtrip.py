@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storage import open_store
+from storage.checks import EventNote
 from storage.codec import clean_optional, clean_text, content_hash
 from storage.model import (
     Change,
@@ -26,13 +27,13 @@ from storage.model import (
     ChangeKind,
     EventKind,
     FeedItem,
-    FetchResult,
     Page,
     PageKind,
     Revision,
 )
 from storage.sqlstore import SqlStore
 from tests.conftest import NOW
+from tests.records import revision
 
 SETTINGS = settings(
     max_examples=50,
@@ -149,15 +150,15 @@ def record_first(
     n = next(_serial)
     article, _ = store.add_article(f"https://news.example/rt/{n}", NOW)
     result = store.record(
-        FetchResult(
-            fetch_id=f"rt-{n}",
-            article_id=article.id,
-            fetched_at=fetched_at,
-            next_check_at=NOW,
-            page=page,
-            raw_html=raw_html,
+        revision(
+            article.id,
+            f"rt-{n}",
+            page,
             changes=changes,
-            events=((EventKind.BACK, detail),),
+            raw_html=raw_html,
+            at=fetched_at,
+            next_at=NOW,
+            events=[EventNote(EventKind.BACK, detail)],
         )
     )
     assert result.revision == 1

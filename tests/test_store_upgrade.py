@@ -14,7 +14,6 @@ from storage import (
     Change,
     ChangeClass,
     ChangeKind,
-    FetchResult,
     Outcome,
     Page,
     SchemaOutdated,
@@ -24,6 +23,7 @@ from storage import (
 from storage import migrations as shipped
 from storage.codec import compress_html, content_hash, encode_page
 from tests.conftest import NOW
+from tests.records import revision
 
 URL = "https://news.example/politics/story-1"
 PAGES = [
@@ -100,15 +100,15 @@ def test_db_upgrade_from_schema_2_keeps_every_revision(db_url, monkeypatch):
         third = Page(headline="Council approves budget", body=("First.", "Final."))
         change = Change("body", ChangeKind.CHANGED, ChangeClass.MINOR, patch="x")
         recorded = store.record(
-            FetchResult(
-                "new-3",
+            revision(
                 article.id,
-                NOW + timedelta(days=1),
-                None,
-                page=third,
+                "new-3",
+                third,
+                base=2,
+                changes=[change],
                 raw_html=b"<p>3</p>",
-                base_revision=2,
-                changes=(change,),
+                at=NOW + timedelta(days=1),
+                next_at=None,
             )
         )
         assert recorded.outcome is Outcome.CHANGED and recorded.revision == 3

@@ -11,10 +11,11 @@ from storage.sqlstore.base import Tx, site_of, validate_url
 from storage.sqlstore.catalog import Catalog
 from storage.sqlstore.history import History
 from storage.sqlstore.leases import Leases
+from storage.sqlstore.outbox import Outbox
 from storage.sqlstore.writes import Writes
 
 
-class SqlStore(Catalog, Leases, Writes, History):
+class SqlStore(Catalog, Leases, Writes, History, Outbox):
     """Everything a Store does, over a backend-supplied transaction."""
 
 

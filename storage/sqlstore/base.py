@@ -11,23 +11,15 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from storage.errors import InvalidInput
-from storage.model import (
-    EventKind,
-)
 
 _BATCH = 200
 RECENT = timedelta(days=7)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EVENT_ALERTS = {
-    EventKind.GONE: "article_removed",
-    EventKind.MOVED: "article_moved",
-    EventKind.BACK: "article_back",
-}
 _CLAIM_COLUMNS = (
     "id, url, site, next_check_at, etag, last_modified, revision_count, latest_hash, is_live,"
-    " first_seen, last_changed_at, raw_hash, memory, missing_count, status, error_count"
+    " first_seen, last_changed_at, raw_hash, memory, missing_count, status, error_count,"
+    " flip_hash, flip_count, source_id"
 )
-_STATE_EVENTS = frozenset({EventKind.GONE, EventKind.UNAVAILABLE})
 _ARTICLE_COLUMNS = (
     "id, url, site, first_seen, status, is_live, source_id, next_check_at, last_checked_at, "
     "last_changed_at, revision_count, etag, last_modified, error_count, last_error"

@@ -10,8 +10,6 @@ from typing import Any
 from storage import codec
 from storage.errors import NotFound
 from storage.model import (
-    Alert,
-    AlertStatus,
     Change,
     ChangeClass,
     ChangeKind,
@@ -35,24 +33,34 @@ class History(SqlBase):
     def history(self, article_id: int) -> list[RevisionInfo]:
         with self._read() as tx:
             rows = tx.all(
-                "SELECT number, fetched_at, content_hash, headline, summary FROM revisions "
-                "WHERE article_id = ? ORDER BY number",
+                "SELECT article_id, number, fetched_at, content_hash, headline, summary "
+                "FROM revisions WHERE article_id = ? ORDER BY number",
                 (article_id,),
             )
-        return [
-            RevisionInfo(
-                article_id=article_id,
-                number=r["number"],
-                fetched_at=self._dt(r["fetched_at"]),
-                content_hash=r["content_hash"],
-                headline=r["headline"],
-                changes=tuple(
-                    ChangeSummary(f, ChangeKind(k), ChangeClass(c))
-                    for f, k, c in json.loads(r["summary"])
-                ),
+        return [self._info(r) for r in rows]
+
+    def latest_changes(self, limit: int) -> list[RevisionInfo]:
+        """The newest revisions that changed something (number 2 and up), newest first."""
+        with self._read() as tx:
+            rows = tx.all(
+                "SELECT article_id, number, fetched_at, content_hash, headline, summary "
+                "FROM revisions WHERE number > 1 ORDER BY id DESC LIMIT ?",
+                (limit,),
             )
-            for r in rows
-        ]
+        return [self._info(r) for r in rows]
+
+    def _info(self, r: Any) -> RevisionInfo:
+        return RevisionInfo(
+            article_id=r["article_id"],
+            number=r["number"],
+            fetched_at=self._dt(r["fetched_at"]),
+            content_hash=r["content_hash"],
+            headline=r["headline"],
+            changes=tuple(
+                ChangeSummary(f, ChangeKind(k), ChangeClass(c))
+                for f, k, c in json.loads(r["summary"])
+            ),
+        )
 
     def revision(self, article_id: int, number: int) -> Revision:
         with self._read() as tx:
@@ -120,30 +128,15 @@ class History(SqlBase):
             fetch_id=row["fetch_id"],
         )
 
-    def alerts(self, status: AlertStatus | None = None) -> list[Alert]:
-        sql, params = "SELECT * FROM alerts", ()
-        if status is not None:
-            sql, params = sql + " WHERE status = ?", (str(status),)
-        with self._tx() as tx:
-            rows = tx.all(sql + " ORDER BY id", params)
-        return [
-            Alert(
-                id=r["id"],
-                channel=r["channel"],
-                article_id=r["article_id"],
-                idempotency_key=r["idempotency_key"],
-                kinds=tuple(json.loads(r["kinds"])),
-                created_at=self._dt(r["created_at"]),
-                revision=r["revision"],
-                event_id=r["event_id"],
-                status=AlertStatus(r["status"]),
-                attempts=r["attempts"],
-                next_attempt_at=self._dt(r["next_attempt_at"]),
-                sent_at=self._dt(r["sent_at"]),
-                last_error=r["last_error"],
+    def revision_with_hash(self, article_id: int, content_hash: str) -> int | None:
+        """The first revision of the article with this text, if any (the flip-flop rule)."""
+        with self._read() as tx:
+            row = tx.one(
+                "SELECT min(number) AS number FROM revisions "
+                "WHERE article_id = ? AND content_hash = ?",
+                (article_id, content_hash),
             )
-            for r in rows
-        ]
+        return None if row is None or row["number"] is None else int(row["number"])
 
     def iter_revisions(self, since: datetime | None = None) -> Iterator[tuple[str, Revision]]:
         """Keyset pagination by id: constant memory, and no transaction held between batches."""

@@ -9,6 +9,7 @@ from typing import Any
 from storage.model import (
     ArticleStatus,
     Claim,
+    EventKind,
 )
 from storage.sqlstore.base import (
     _CLAIM_COLUMNS,
@@ -79,8 +80,12 @@ class Leases(SqlBase):
                 f"{self.FOR_UPDATE}{self.SKIP_LOCKED}) RETURNING {_CLAIM_COLUMNS}",
                 (owner, self._ts(until), *params, self._ts(now), *order_params),
             )
-            recent = self._recent_changes(tx, [r["id"] for r in rows], now)
-        return [self._claim(r, owner, until, recent.get(r["id"], 0)) for r in rows]
+            ids = [r["id"] for r in rows]
+            recent = self._recent_changes(tx, ids, now)
+            events = self._last_events(tx, ids)
+        return [
+            self._claim(r, owner, until, recent.get(r["id"], 0), events.get(r["id"])) for r in rows
+        ]
 
     def _recent_changes(self, tx: Tx, ids: list[int], now: datetime) -> dict[int, int]:
         if not ids:
@@ -92,7 +97,21 @@ class Leases(SqlBase):
         )
         return {r["article_id"]: r["n"] for r in rows}
 
-    def _claim(self, r: Any, owner: str, until: datetime, recent: int) -> Claim:
+    def _last_events(self, tx: Tx, ids: list[int]) -> dict[int, EventKind]:
+        """Each article's latest event: a lasting state (gone, unavailable) is recorded when
+        it begins, not at every check."""
+        if not ids:
+            return {}
+        rows = tx.all(
+            "SELECT article_id, kind FROM events WHERE id IN (SELECT max(id) FROM events "
+            f"WHERE article_id IN ({','.join('?' * len(ids))}) GROUP BY article_id)",
+            ids,
+        )
+        return {r["article_id"]: EventKind(r["kind"]) for r in rows}
+
+    def _claim(
+        self, r: Any, owner: str, until: datetime, recent: int, last_event: EventKind | None
+    ) -> Claim:
         return Claim(
             article_id=r["id"],
             url=r["url"],
@@ -113,6 +132,10 @@ class Leases(SqlBase):
             missing_count=r["missing_count"],
             status=ArticleStatus(r["status"]),
             error_count=r["error_count"],
+            last_event=last_event,
+            flip_hash=r["flip_hash"],
+            flip_count=r["flip_count"],
+            source_id=r["source_id"],
         )
 
     def release(self, article_ids: Sequence[int], owner: str) -> int:
@@ -135,8 +158,9 @@ class Leases(SqlBase):
                 "UPDATE articles SET lease_owner = NULL, lease_until = NULL "
                 "WHERE lease_owner IS NOT NULL RETURNING id"
             )
-            tx.execute(
-                "UPDATE sources SET lease_owner = NULL, lease_until = NULL "
-                "WHERE lease_owner IS NOT NULL"
-            )
+            for table in ("sources", "alerts"):
+                tx.execute(
+                    f"UPDATE {table} SET lease_owner = NULL, lease_until = NULL "
+                    "WHERE lease_owner IS NOT NULL"
+                )
         return len(rows)
