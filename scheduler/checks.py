@@ -1,10 +1,16 @@
-"""From what the crawler fetched to what the store records: one article check, decided.
+"""One article check, top to bottom: observe, analyse, look up, decide, plan alerts, record.
 
-The outcome vocabulary (new, changed, unchanged, not_modified, gone, unavailable, error) comes
-from storage.Outcome. URL states become events, never revisions: 410, or 404 seen `gone_after`
-times in a row, is `gone` (and `back` when the page returns); a permanent redirect (301/308) is
-`moved` and history continues under the new URL; a paywall, consent wall or soft 404 is
-`unavailable`.
+The crawler has fetched (`Fetched`); this module turns that into one recorded check:
+
+1. observe: what the answer showed (status, validators, the bytes' hash, a permanent move);
+2. analyse: extraction and the differ, only when the answer is worth reading (CPU-heavy work
+   goes to the process pool; the fast re-check of a known page stays here);
+3. look up: the two facts the decision needs from the store (does another article already
+   track the URL this one moved to; is this text an older revision's);
+4. decide: `scheduler.decision.decide`, pure, one typed outcome;
+5. plan alerts: which rules and channels the decided check calls for (pure);
+6. record: the store persists it all in one transaction. If another worker wrote a revision
+   since the claim, the store says so and steps 2 to 6 run again against the latest one.
 """
 
 from __future__ import annotations
@@ -12,46 +18,41 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
 from crawler.analysis import Analysis, analyse, body_hash, pooled_analyse
-from crawler.diff import compare
-from crawler.errors import Reason
 from crawler.extract import SiteProfile, profile_for
 from crawler.extract.core import LARGE_PAGE
 from crawler.spider import Fetched
-from crawler.urls import canonicalize, registrable_domain, resolve_canonical
-from scheduler import policy
+from scheduler.alerts.rules import AlertRule, Subject, change_texts, plan_alerts
+from scheduler.decision import (
+    CheckSettings,
+    Observation,
+    canonical_target,
+    decide,
+    redirect_target,
+    worth_extracting,
+)
 from scheduler.recorder import BatchRecorder
 from scheduler.sitememory import SiteMemories
 from storage import (
-    ArticleStatus,
+    CheckRecord,
     Claim,
-    EventKind,
-    FetchResult,
+    Decision,
+    NotFound,
     Outcome,
+    Page,
     PageKind,
     RecordResult,
     Store,
 )
 
-PERMANENT = (301, 308)
-NOT_ARTICLE = PageKind.NOT_ARTICLE
-
-
-@dataclass(frozen=True, slots=True)
-class CheckSettings:
-    gone_after: int = 3  # consecutive 404s before an article is gone
-    flip_confirmations: int = 3  # an older version must stay this many checks to count again
-    gone_recheck: timedelta = timedelta(days=1)  # how often a gone article is looked at
-    alert_channels: tuple[str, ...] = ()
-    policy: policy.PolicySettings = field(default_factory=policy.PolicySettings)
-    site_policies: Mapping[str, policy.PolicySettings] = field(default_factory=dict)
+STALE_RETRIES = 5  # another worker kept writing revisions of this article: give up after this
 
 
 def charset_of(headers: dict[str, str]) -> str | None:
@@ -59,28 +60,44 @@ def charset_of(headers: dict[str, str]) -> str | None:
         return None
     message = Message()
     message["content-type"] = headers["content-type"]
-    return message.get_param("charset")  # type: ignore[return-value]
+    charset = message.get_param("charset")
+    return charset if isinstance(charset, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """The observation completed by extraction, and the page the changes were computed
+    against (when it was loaded)."""
+
+    seen: Observation
+    previous: Page | None = None
 
 
 class ArticleChecker:
-    """Turns one Fetched into one recorded FetchResult; counts outcomes for summaries."""
+    """Turns one Fetched into one recorded check; counts outcomes for summaries."""
 
     def __init__(
         self,
         store: Store,
         settings: CheckSettings,
         profiles: dict[str, SiteProfile],
+        *,
+        rules: Sequence[AlertRule] = (),
         executor: Executor | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_alerts: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.profiles = profiles
+        self.rules = tuple(rules)
         self.executor = executor
         self.clock = clock
+        self.on_alerts = on_alerts  # told when a recorded check created alert rows
         self.outcomes: Counter[str] = Counter()
         self.sites = SiteMemories(store)
-        self._recorder: BatchRecorder | None = None
+        self.recorder = BatchRecorder(store)
+        self._sources: dict[int, str] = {}
 
     async def close(self) -> None:
         """Save what is only kept in this process (what was learnt about sites)."""
@@ -88,112 +105,59 @@ class ArticleChecker:
 
     async def check(self, fetched: Fetched) -> RecordResult:
         claim: Claim = fetched.job.claim
-        result = await self.result_for(claim, fetched)
-        if result.next_check_at is None:  # past the policy's maximum age: stop tracking
-            result = replace(result, status=ArticleStatus.STOPPED)
-        if self._recorder is None:
-            self._recorder = BatchRecorder(self.store, compare)
-        recorded = await self._recorder.record(result)
+        now = self.clock()
+        fetch_id = uuid.uuid4().hex
+        seen = observe(claim, fetched)
+        for attempt in range(STALE_RETRIES):
+            found = await self._analysed(claim, fetched, seen, reload=attempt > 0)
+            found = replace(found, seen=await self._looked_up(claim, found.seen))
+            decision = decide(claim, found.seen, self.settings, now)
+            decision = replace(decision, alerts=await self._planned(claim, decision, found, now))
+            record = CheckRecord(
+                fetch_id, claim.article_id, now, decision, claim.owner, seen.status
+            )
+            recorded = await self.recorder.record(record)
+            if not recorded.stale:
+                break
+            claim = await asyncio.to_thread(_refreshed, self.store, claim)
+        else:
+            raise RuntimeError(f"{claim.url}: other workers kept writing revisions; retried later")
         self.outcomes[str(recorded.outcome)] += 1
+        if decision.alerts and not recorded.duplicate and self.on_alerts is not None:
+            self.on_alerts()
         return recorded
 
-    async def result_for(self, claim: Claim, fetched: Fetched) -> FetchResult:
-        now = self.clock()
-        base: dict[str, Any] = {
-            "fetch_id": uuid.uuid4().hex,
-            "article_id": claim.article_id,
-            "fetched_at": now,
-            "owner": claim.owner,
-            "http_status": fetched.status,
-            "alert_channels": self.settings.alert_channels,
-            "flip_confirmations": self.settings.flip_confirmations,
-        }
-        if fetched.error is not None:
-            return FetchResult(
-                **base,
-                error=f"{fetched.error}: {fetched.message}",
-                next_check_at=self._retry_at(claim, now, fetched.retry_after),
-            )
-        status = fetched.status or 0
-        moved = self._moved_to(claim, fetched)
-        if moved:
-            base["moved_to"] = moved
-            base["events"] = ((EventKind.MOVED, moved),)
-        if status == 304:
-            return FetchResult(**base, not_modified=True, next_check_at=self._next(claim, now))
-        if status == 410 or (status == 404 and claim.missing_count + 1 >= self.settings.gone_after):
-            return self._gone(base, claim, now, status)
-        if status >= 400:
-            reason = Reason.RATE_LIMITED if status in (429, 503) else Reason.HTTP_ERROR
-            return FetchResult(
-                **base,
-                error=f"{reason}: HTTP {status}",
-                missing=status == 404,
-                next_check_at=self._retry_at(claim, now, fetched.retry_after),
-            )
-        return await self._page_result(base, claim, fetched, now)
-
-    async def _page_result(
-        self,
-        base: dict[str, Any],
-        claim: Claim,
-        fetched: Fetched,
-        now: datetime,
-    ) -> FetchResult:
-        validators = {
-            "etag": fetched.headers.get("etag"),
-            "last_modified": fetched.headers.get("last-modified"),
-        }
-        raw = body_hash(fetched.body)
-        if raw == claim.raw_hash and not base.get("moved_to"):
-            return FetchResult(
-                **base,
-                **validators,
-                not_modified=True,
-                raw_hash=raw,
-                next_check_at=self._next(claim, now),
-            )
-        analysis = await self._analyse(claim, fetched)
+    # --- 2. analyse -----------------------------------------------------------------------
+    async def _analysed(
+        self, claim: Claim, fetched: Fetched, seen: Observation, *, reload: bool
+    ) -> Analysed:
+        if not worth_extracting(claim, seen):
+            return Analysed(seen)
+        analysis, previous = await self._analyse(claim, fetched, reload=reload)
         page = analysis.page
-        events = list(base.pop("events", ()))
-        status = None
-        if claim.status is ArticleStatus.GONE and (page is None or page.kind is not NOT_ARTICLE):
-            events.append((EventKind.BACK, f"HTTP {fetched.status}"))
-            status = ArticleStatus.ACTIVE
-        if page is None:  # the fast re-check: the article's own text did not change
-            return FetchResult(
-                **base,
-                **validators,
-                raw_hash=raw,
-                same_content=True,
-                events=tuple(events),
-                status=status,
-                next_check_at=self._next(claim, now),
-            )
-        if not base.get("moved_to") and (canonical := self._canonical(claim, fetched, page)):
-            base["moved_to"] = canonical
-            events.insert(0, (EventKind.MOVED, f"{canonical} (rel=canonical)"))
-        if page.kind is NOT_ARTICLE:
-            events.append((EventKind.UNAVAILABLE, page.reason or "not an article"))
-        article = page.kind is not NOT_ARTICLE
-        changed = article and analysis.content_hash != claim.latest_hash
-        return FetchResult(
-            **base,
-            **validators,
+        if not seen.moved_to and page is not None:
+            final = fetched.url or claim.url
+            if canonical := canonical_target(claim, final, fetched.redirects, page):
+                seen = replace(
+                    seen, moved_to=canonical, moved_detail=f"{canonical} (rel=canonical)"
+                )
+        seen = replace(
+            seen,
             page=page,
-            raw_html=fetched.body,
-            raw_hash=raw,
-            base_revision=claim.latest_revision,
+            same_text=page is None,
+            content_hash=analysis.content_hash,
             changes=analysis.changes,
+            raw_html=fetched.body,
             encoded=analysis.encoded,
             memory=analysis.memory,
-            events=tuple(events),
-            status=status,
-            next_check_at=self._next(claim, now, changed=changed),
         )
+        return Analysed(seen, previous)
 
-    async def _analyse(self, claim: Claim, fetched: Fetched) -> Analysis:
-        """The previous Page is loaded only when the fast re-check cannot tell on its own."""
+    async def _analyse(
+        self, claim: Claim, fetched: Fetched, *, reload: bool
+    ) -> tuple[Analysis, Page | None]:
+        """The previous Page is loaded only when the fast re-check cannot tell on its own
+        (or, after a stale write, always: the latest revision is what counts)."""
         url = fetched.url or claim.url
         work: dict[str, Any] = dict(
             encoding=charset_of(fetched.headers),
@@ -201,7 +165,7 @@ class ArticleChecker:
             memory=claim.memory,
             latest_hash=claim.latest_hash,
         )
-        pending = bool(claim.latest_revision and claim.memory)
+        pending = bool(claim.latest_revision and claim.memory) and not reload
         previous = None
         if claim.latest_revision and not pending:
             previous = await asyncio.to_thread(self.store.latest_page, claim.article_id)
@@ -211,7 +175,7 @@ class ArticleChecker:
             analysis = await self._run(claim, fetched.body, url, work, previous, False)
         if analysis.site is not None:
             self.sites.learnt(claim.site, analysis.site)
-        return analysis
+        return analysis, previous
 
     async def _run(
         self,
@@ -219,7 +183,7 @@ class ArticleChecker:
         body: bytes,
         url: str,
         work: dict[str, Any],
-        previous: Any,
+        previous: Page | None,
         pending: bool,
     ) -> Analysis:
         work = {**work, "previous": previous, "previous_pending": pending}
@@ -235,65 +199,96 @@ class ArticleChecker:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, pooled_analyse, body, url, site, work)
 
-    def _gone(self, base: dict[str, Any], claim: Claim, now: datetime, status: int) -> FetchResult:
-        events = (*base.pop("events", ()), (EventKind.GONE, f"HTTP {status}"))
-        return FetchResult(
-            **base,
-            status=ArticleStatus.GONE,
-            events=events,
-            missing=status == 404,
-            next_check_at=now + self.settings.gone_recheck,
+    # --- 3. look up -----------------------------------------------------------------------
+    async def _looked_up(self, claim: Claim, seen: Observation) -> Observation:
+        """Who else tracks the URL this article moved to, and whether its new text is an
+        older revision's: the only facts the decision needs from the store."""
+        if seen.moved_to:
+            owner = await asyncio.to_thread(_owner_of, self.store, seen.moved_to)
+            seen = replace(seen, moved_owner=owner if owner != claim.article_id else None)
+        if _may_flip(claim, seen, self.settings):
+            older = await asyncio.to_thread(
+                self.store.revision_with_hash, claim.article_id, seen.content_hash or ""
+            )
+            seen = replace(seen, older_revision=older)
+        return seen
+
+    # --- 5. plan alerts -------------------------------------------------------------------
+    async def _planned(
+        self, claim: Claim, decision: Decision, found: Analysed, now: datetime
+    ) -> tuple[Any, ...]:
+        if not self.rules:
+            return ()
+        source = await self._source_url(claim.source_id)
+        url = decision.moved_to or claim.url
+        subject = Subject(claim.article_id, url, claim.site, source)
+        texts = None
+        if any(rule.needs_text for rule in self.rules):
+            changes = getattr(decision.outcome, "changes", ())
+            texts = change_texts(changes, found.previous)
+        return plan_alerts(self.rules, decision, subject, now, texts)
+
+    async def _source_url(self, source_id: int | None) -> str | None:
+        if source_id is None or not any(rule.sources for rule in self.rules):
+            return None
+        if source_id not in self._sources:
+            sources = await asyncio.to_thread(self.store.list_sources)
+            self._sources = {s.id: s.url for s in sources}
+        return self._sources.get(source_id)
+
+
+# --- 1. observe ---------------------------------------------------------------------------
+def observe(claim: Claim, fetched: Fetched) -> Observation:
+    """What the answer showed, before anything is extracted."""
+    if fetched.error is not None:
+        return Observation(
+            error=fetched.error, message=fetched.message, retry_after=fetched.retry_after
         )
-
-    def _moved_to(self, claim: Claim, fetched: Fetched) -> str | None:
-        """The new URL, when every redirect hop was permanent and it leads somewhere else."""
-        if not fetched.redirects or any(s not in PERMANENT for _, s in fetched.redirects):
-            return None
-        final = canonicalize(fetched.url)
-        return final if final != canonicalize(claim.url) else None
-
-    def _canonical(self, claim: Claim, fetched: Fetched, page: Any) -> str | None:
-        """The page's own rel=canonical, when it names another URL of the same site and no
-        temporary redirect was involved: one story reached two ways is one article."""
-        if page.kind is PageKind.NOT_ARTICLE or not page.canonical_url:
-            return None
-        if any(status not in PERMANENT for _, status in fetched.redirects):
-            return None
-        canonical = resolve_canonical(fetched.url or claim.url, page.canonical_url)
-        if registrable_domain(canonical) != registrable_domain(claim.url):
-            return None
-        return canonical if canonical != canonicalize(claim.url) else None
-
-    def _next(self, claim: Claim, now: datetime, *, changed: bool = False) -> datetime | None:
-        if claim.status is ArticleStatus.GONE and not changed:
-            return now + self.settings.gone_recheck
-        return policy.next_check(
-            now=now,
-            first_seen=claim.first_seen or now,
-            last_changed=now if changed else claim.last_changed_at,
-            recent_changes=claim.recent_changes + (1 if changed else 0),
-            settings=self._policy(claim),
-            key=claim.url,
-        )
-
-    def _retry_at(self, claim: Claim, now: datetime, retry_after: float | None) -> datetime | None:
-        """After an error: when the host asked (Retry-After), else backing off from minutes
-        to a day as failures repeat (scheduler.policy.next_check_after_error)."""
-        if retry_after is not None:
-            return now + timedelta(seconds=max(retry_after, 1.0))
-        return policy.next_check_after_error(
-            now=now,
-            first_seen=claim.first_seen or now,
-            failures=claim.error_count + 1,
-            settings=self._policy(claim),
-            key=claim.url,
-        )
-
-    def _policy(self, claim: Claim) -> policy.PolicySettings:
-        """The revisit policy of the article's site ([policy.sites."..."]), else the default."""
-        return policy.settings_for(claim.site, self.settings.policy, self.settings.site_policies)
+    status = fetched.status or 0
+    moved = redirect_target(claim, fetched.url or claim.url, fetched.redirects)
+    return Observation(
+        status=fetched.status,
+        retry_after=fetched.retry_after,
+        etag=fetched.headers.get("etag"),
+        last_modified=fetched.headers.get("last-modified"),
+        raw_hash=body_hash(fetched.body) if 200 <= status < 300 else None,
+        moved_to=moved,
+        moved_detail=moved or "",
+    )
 
 
-def summary(outcomes: Counter[str]) -> str:
+def _may_flip(claim: Claim, seen: Observation, settings: CheckSettings) -> bool:
+    page = seen.page
+    return (
+        settings.flip_confirmations > 0
+        and bool(claim.latest_revision)
+        and page is not None
+        and page.kind is not PageKind.NOT_ARTICLE
+        and seen.content_hash != claim.latest_hash
+    )
+
+
+def _owner_of(store: Store, url: str) -> int | None:
+    try:
+        return store.get_article(url).id
+    except NotFound:
+        return None
+
+
+def _refreshed(store: Store, claim: Claim) -> Claim:
+    """The claim with the article's latest revision as it is now (after a stale write)."""
+    history = store.history(claim.article_id)
+    latest = history[-1] if history else None
+    return replace(
+        claim,
+        latest_revision=latest.number if latest else 0,
+        latest_hash=latest.content_hash if latest else None,
+    )
+
+
+def summary(outcomes: Counter[str], extra: dict[str, int] | None = None) -> str:
+    """ "3 new, 1 changed, ...": every outcome in a fixed order, then `extra` counts."""
     order = [str(o) for o in Outcome]
-    return ", ".join(f"{outcomes.get(name, 0)} {name.replace('_', ' ')}" for name in order)
+    parts = [f"{outcomes.get(name, 0)} {name.replace('_', ' ')}" for name in order]
+    parts += [f"{n} {name.replace('_', ' ')}" for name, n in (extra or {}).items() if n]
+    return ", ".join(parts)

@@ -28,6 +28,7 @@ from typing import Any
 from crawler.analysis import pool_worker_started
 from crawler.crawlsettings import CrawlSettings, scrapy_settings
 from crawler.spider import ArticleSpider, Fetched, FetchJob
+from scheduler.alerts.delivery import AlertDispatcher
 from scheduler.checks import ArticleChecker
 from scheduler.discovery import SourceChecker
 from storage import Claim, StorageError, Store
@@ -44,6 +45,8 @@ class DaemonSettings:
     discovery_every: float = 10.0
     workers: int = 2  # extraction processes; 0 = inline (tests)
     pin_cpus: bool = True  # with a pool and 2+ CPUs: this process on one, the pool on the rest
+    alerts_every: float = 1.0  # seconds between looks at the alert outbox (retries, digests)
+    claim_attempts: int = 10  # a one-off pass gives up on targets it cannot lease this often
 
 
 def place_on_cpus() -> frozenset[int] | None:
@@ -88,6 +91,8 @@ class Daemon:
         sources: SourceChecker,
         settings: DaemonSettings,
         *,
+        alerts: AlertDispatcher | None = None,
+        owner: str | None = None,
         targets: Sequence[int] | None = None,
         on_progress: Callable[[Fetched, Any], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -97,14 +102,19 @@ class Daemon:
         self.checker = checker
         self.sources = sources
         self.settings = settings
+        self.alerts = alerts
         self.targets = list(targets) if targets is not None else None  # one pass over these
         self.on_progress = on_progress
         self.clock = clock
-        self.owner = worker_name()
+        self.owner = owner or worker_name()
         self.queue: asyncio.Queue[FetchJob] = asyncio.Queue(maxsize=settings.queue_size)
         self.outstanding: set[int] = set()  # article ids leased by us and not yet recorded
+        self.skipped: list[int] = []  # targets another worker held: not checked by this pass
+        self.unclaimed: list[int] = []  # targets that could not be leased (database errors)
         self.exit_code = 0
-        self.fetched = 0
+        self._claim_failures = 0
+        if alerts is not None:
+            checker.on_alerts = alerts.wake
         self._stopping = False
         self._stopped: asyncio.Event | None = None
         self._refilling: asyncio.Future[None] | None = None
@@ -141,6 +151,16 @@ class Daemon:
             coalesce=True,
             next_run_time=now,
         )
+        if self.alerts is not None:
+            self.scheduler.add_job(
+                self.alerts.tick,
+                "interval",
+                seconds=self.settings.alerts_every,
+                id="alerts",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now,
+            )
         if self.targets is None:
             self.scheduler.add_job(
                 self.discover,
@@ -202,14 +222,59 @@ class Daemon:
             if self._stopping:
                 return
             room = self.queue.maxsize - self.queue.qsize()
-            if room <= 0:
+            if room > 0:
+                if self.targets is None:
+                    await self._claim_due(room)
+                else:
+                    await self._claim_targets(room)
+            self._end_of_pass()
+
+    async def _claim_due(self, room: int) -> None:
+        now, lease = self.clock(), self.settings.lease_seconds
+        try:
+            claims = await asyncio.to_thread(
+                self.store.claim_due, now, self.owner, limit=room, lease_seconds=lease
+            )
+        except StorageError as exc:
+            log.warning("cannot lease due articles: %s (retrying)", exc)
+            return
+        self._enqueue(claims)
+
+    async def _claim_targets(self, room: int) -> None:
+        """A one-off pass: lease the next targets. They leave the list only once the lease
+        was asked for and answered: those leased are checked, those another worker holds are
+        skipped (and reported); after `claim_attempts` database errors in a row the rest is
+        given up (and reported) instead of waiting for ever."""
+        assert self.targets is not None
+        batch = self.targets[:room]
+        if not batch:
+            return
+        now, lease = self.clock(), self.settings.lease_seconds
+        try:
+            claims = await asyncio.to_thread(
+                self.store.claim_ids, batch, now, self.owner, lease_seconds=lease
+            )
+        except StorageError as exc:
+            self._claim_failures += 1
+            if self._claim_failures < self.settings.claim_attempts:
+                log.warning("cannot lease articles to check: %s (retrying)", exc)
                 return
-            try:
-                claims = await asyncio.to_thread(self._claim, self.clock(), room)
-            except StorageError as exc:
-                log.warning("cannot lease due articles: %s (retrying)", exc)
-                return
-            self._enqueue(claims)
+            log.error("cannot lease articles to check: %s (giving up on %d)", exc, len(batch))
+            self.unclaimed.extend(batch)
+            del self.targets[: len(batch)]
+            return
+        self._claim_failures = 0
+        claimed = {c.article_id for c in claims}
+        self.skipped.extend(i for i in batch if i not in claimed)
+        del self.targets[: len(batch)]
+        self._enqueue(claims)
+
+    def _end_of_pass(self) -> None:
+        """A one-off pass ends when every target was leased and recorded, skipped, or given
+        up: tested after every lease and every recorded check, so it ends whatever happens."""
+        if self.targets is None or self.targets or self.outstanding or not self.queue.empty():
+            return
+        self.stop()
 
     def _enqueue(self, claims: list[Claim]) -> None:
         for claim in claims:
@@ -224,13 +289,6 @@ class Daemon:
         idle = self._refilling is None or self._refilling.done()
         if idle and self.queue.qsize() < self.queue.maxsize // 2 and not self._stopping:
             self._refilling = asyncio.ensure_future(self.feed())
-
-    def _claim(self, now: datetime, room: int) -> list[Claim]:
-        lease = self.settings.lease_seconds
-        if self.targets is None:
-            return self.store.claim_due(now, self.owner, limit=room, lease_seconds=lease)
-        batch, self.targets = self.targets[:room], self.targets[room:]
-        return self.store.claim_ids(batch, now, self.owner, lease_seconds=lease)
 
     async def discover(self) -> None:
         if self._stopping:
@@ -256,12 +314,10 @@ class Daemon:
             self.checker.outcomes["error"] += 1
         finally:
             self.outstanding.discard(job.claim.article_id)
-            self.fetched += 1
             self._refill()
             if self.on_progress is not None:
                 self.on_progress(fetched, recorded)
-            if self.targets is not None and not self.targets and not self.outstanding:
-                self.stop()
+            self._end_of_pass()
 
     # --- stop -------------------------------------------------------------------------------
     async def _shutdown(self) -> None:
@@ -287,10 +343,24 @@ class Daemon:
                 log.info("released %d leases of articles not fetched", released)
             except StorageError as exc:
                 log.warning("could not release leases (%s); they expire on their own", exc)
+        await self._finish_alerts()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
+
+    async def _finish_alerts(self) -> None:
+        """A one-off pass sends what it created (people who run `redline check` from cron
+        get alerts too); the daemon lets the sends in flight finish."""
+        if self.alerts is None:
+            return
+        try:
+            if self.targets is not None:
+                await self.alerts.flush()
+        except StorageError as exc:
+            log.warning("could not send the alerts of this pass: %s (sent later)", exc)
+        finally:
+            await self.alerts.close()
 
 
 def run_daemon(build: Callable[[], Daemon], *, allow_private: bool) -> int:
