@@ -1,0 +1,1 @@
+"""Alerts: what changed, told to people through their channels."""

@@ -1,0 +1,371 @@
+"""Channels against real receivers on 127.0.0.1: an HTTP server in a thread (webhooks and
+Apprise json://), a socket that never answers, and a real SMTP server (aiosmtpd) for mailto://."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import hashlib
+import hmac
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from scheduler.alerts.channels import (
+    AppriseChannel,
+    Channel,
+    ConsoleChannel,
+    DeliveryError,
+    WebhookChannel,
+    build_channel,
+    encode_payload,
+    mask_url,
+)
+from scheduler.alerts.facts import sample_facts
+from scheduler.alerts.messages import Message, build_message
+
+SECRET = "s3cret-signing-key"
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """What the test server received, and how it answers."""
+
+    port: int = 0
+    status: int = 200
+    requests: list[Request] = field(default_factory=list)
+    hold: threading.Event | None = None  # set: answer; unset: keep the request waiting
+    on_arrival: Callable[[], None] = lambda: None
+
+    def url(self, scheme: str, path: str) -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            receiver.requests.append(Request(self.path, dict(self.headers.items()), body))
+            receiver.on_arrival()
+            if receiver.hold is not None:
+                receiver.hold.wait(10)
+            self.send_response(receiver.status)
+            if 300 <= receiver.status < 400:
+                self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    got = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(got))
+    server.daemon_threads = True
+    got.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield got
+    finally:
+        if got.hold is not None:
+            got.hold.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))  # type: ignore[attr-defined]
+        parsed = email.message_from_bytes(envelope.content, policy=default_policy)  # type: ignore[attr-defined]
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, mailbox
+    finally:
+        controller.stop()
+
+
+def message(*, test: bool = False) -> Message:
+    return build_message(
+        [sample_facts()], rule="desk", templates=None, idempotency_key="desk:1:3", test=test
+    )
+
+
+def deliver(channel: Channel, sent: Message) -> None:
+    """Send on a fresh loop (as `redline alerts deliver` does) and close the channel."""
+
+    async def run() -> None:
+        try:
+            await channel.send(sent)
+        finally:
+            await channel.close()
+
+    asyncio.run(run())
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+
+def test_webhook_arrives_once_signed(receiver):
+    channel = build_channel("hook", receiver.url("http", "/hook?token=abc"), secret=SECRET)
+    assert isinstance(channel, WebhookChannel)
+    sent = message()
+    before = int(time.time())
+    deliver(channel, sent)
+    (request,) = receiver.requests
+    assert request.path == "/hook?token=abc"
+    expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(request.headers["X-Redline-Signature"], expected)
+    assert request.headers["Idempotency-Key"] == "desk:1:3"
+    assert before <= int(request.headers["X-Redline-Timestamp"]) <= int(time.time())
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["User-Agent"].startswith("Redline/")
+    payload = json.loads(request.body.decode("utf-8"))
+    assert payload == sent.payload
+    assert payload["new_headline"] == "Council approves revised city budget"
+    assert request.body == encode_payload(sent.payload)  # compact UTF-8 JSON, as signed
+
+
+def test_webhook_without_secret_is_not_signed(receiver):
+    deliver(build_channel("hook", receiver.url("http", "/plain")), message())
+    (request,) = receiver.requests
+    assert "X-Redline-Signature" not in request.headers
+
+
+@pytest.mark.parametrize(("status", "error"), [(500, "HTTP 500"), (404, "HTTP 404")])
+def test_webhook_error_status(receiver, status, error):
+    receiver.status = status
+    channel = build_channel("hook", receiver.url("http", "/hook/tok3n"), secret=SECRET)
+    with pytest.raises(DeliveryError, match=f"^{error}$"):
+        deliver(channel, message())
+    assert len(receiver.requests) == 1
+
+
+def test_webhook_redirect_is_not_followed(receiver):
+    receiver.status = 302
+    with pytest.raises(DeliveryError, match="HTTP 302"):
+        deliver(build_channel("hook", receiver.url("http", "/hook")), message())
+    assert [r.path for r in receiver.requests] == ["/hook"]
+
+
+def test_webhook_that_never_answers_times_out():
+    with socket.socket() as silent:  # accepts connections (backlog) but never reads or answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook?token=abc"
+        channel = build_channel("hook", url, timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match=r"^timed out after 0\.5 s$"):
+            deliver(channel, message())
+        assert time.monotonic() - started < 3
+
+
+def test_webhook_connection_refused():
+    port = free_port()  # nothing listens there any more
+    with pytest.raises(DeliveryError, match=r"^connection refused$") as raised:
+        deliver(build_channel("hook", f"http://127.0.0.1:{port}/h?token=abc"), message())
+    assert "token" not in str(raised.value) and raised.value.__cause__ is None
+
+
+def test_webhook_session_is_reused_on_one_loop(receiver):
+    channel = build_channel("hook", receiver.url("http", "/hook"))
+
+    async def run() -> None:
+        try:
+            await channel.send(message())
+            await channel.send(message())
+        finally:
+            await channel.close()
+
+    asyncio.run(run())
+    asyncio.run(run())  # a later loop gets a session of its own
+    assert len(receiver.requests) == 4
+
+
+# --- Apprise -------------------------------------------------------------------------------------
+
+
+def test_apprise_json_reaches_the_receiver(receiver):
+    channel = build_channel("json", receiver.url("json", "/apprise/path"))
+    assert isinstance(channel, AppriseChannel)
+    sent = message()
+    deliver(channel, sent)
+    (request,) = receiver.requests
+    assert request.path == "/apprise/path"
+    body = json.loads(request.body)
+    assert body["title"] == sent.title and body["message"] == sent.text
+
+
+def test_apprise_failure_is_a_delivery_error_without_secrets(receiver):
+    receiver.status = 500
+    channel = build_channel("json", receiver.url("json", "/hook/SecretPathToken"))
+    with pytest.raises(DeliveryError, match="apprise failure") as raised:
+        deliver(channel, message())
+    assert "SecretPathToken" not in str(raised.value)
+
+
+def test_slow_apprise_does_not_block_the_loop_nor_its_thread_pool(receiver):
+    receiver.hold = threading.Event()
+    channel = build_channel("json", receiver.url("json", "/slow"), timeout=10)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        arrived = asyncio.Event()
+        receiver.on_arrival = lambda: loop.call_soon_threadsafe(arrived.set)
+        sending = asyncio.create_task(channel.send(message()))
+        try:
+            await asyncio.wait_for(arrived.wait(), 5)  # the loop ran while Apprise waited
+            assert not sending.done()
+            # The default pool (one thread) is free: the send is not in it.
+            assert await asyncio.wait_for(loop.run_in_executor(None, lambda: 42), 5) == 42
+            assert receiver.hold is not None
+            receiver.hold.set()
+            await asyncio.wait_for(sending, 5)
+        finally:
+            receiver.hold.set()
+            await channel.close()
+
+    asyncio.run(run())
+    assert len(receiver.requests) == 1
+
+
+def test_slow_apprise_times_out(receiver):
+    receiver.hold = threading.Event()
+    channel = build_channel("json", receiver.url("json", "/slow"), timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(DeliveryError, match=r"^timed out after 0\.5 s$"):
+        deliver(channel, message())
+    assert time.monotonic() - started < 3
+
+
+def test_mailto_delivers_one_html_email(smtp):
+    port, mailbox = smtp
+    url = f"mailto://127.0.0.1:{port}?mode=insecure&from=redline@example.org&to=desk@example.org"
+    sent = message()
+    deliver(build_channel("mail", url), sent)
+    (mail,) = mailbox.messages
+    assert mailbox.envelopes == [("redline@example.org", ["desk@example.org"])]
+    assert mail["Subject"] == sent.title
+    assert "Council approves revised city budget" in mail["Subject"]
+    html = mail.get_body(preferencelist=("html",))
+    assert html is not None
+    content = html.get_content()
+    assert "<del>" in content and "<ins> revised</ins>" in content
+    assert "https://redline.example.org/articles/1/diff/2/3" in content
+
+
+def test_mailto_body_format_can_be_text(smtp):
+    port, mailbox = smtp
+    url = f"mailto://127.0.0.1:{port}?mode=insecure&from=r@example.org&to=d@example.org"
+    sent = message()
+    deliver(build_channel("mail", url, body_format="text"), sent)
+    (mail,) = mailbox.messages
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None and "{+ revised+}" in text.get_content()
+    assert mail.get_body(preferencelist=("html",)) is None
+
+
+# --- building channels ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["slack://T1JJ3T3L2/B1SECRETTOKEN", "nosuchscheme://S3cretT0ken/x", "json://", "not a url"],
+)
+def test_unusable_apprise_urls_are_refused_with_the_url_masked(url):
+    with pytest.raises(ValueError, match=r"channel alerts: not a usable Apprise URL \(") as raised:
+        build_channel("alerts", url)
+    assert "SECRET" not in str(raised.value) and "S3cret" not in str(raised.value)
+
+
+def test_a_secret_needs_an_http_url():
+    with pytest.raises(ValueError, match="secret"):
+        build_channel("j", "json://127.0.0.1:9/hook", secret=SECRET)
+
+
+@pytest.mark.parametrize("bad", [{"body_format": "rtf"}, {"timeout": 0}])
+def test_bad_options_are_refused(bad):
+    with pytest.raises(ValueError):
+        build_channel("j", "json://127.0.0.1:9/hook", **bad)
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        (
+            "https://user:pw@hooks.example.org:8443/services/T0/B0/XYZ?x=1",
+            "https://***@hooks.example.org:8443/...",
+        ),
+        ("https://hooks.example.org", "https://hooks.example.org"),
+        ("slack://TokenA/TokenB/TokenC", "slack://..."),
+        ("tgram://123456:AAbbCC/987", "tgram://..."),
+        ("ntfy://secret-topic", "ntfy://..."),
+        ("mailtos://me:passw0rd@mail.example.org?to=a@b.org", "mailtos://***@mail.example.org/..."),
+        ("json://127.0.0.1:8080/hook", "json://127.0.0.1:8080/..."),
+        ("no scheme at all", "..."),
+    ],
+)
+def test_mask_url(url, masked):
+    assert mask_url(url) == masked
+
+
+def test_descriptions_and_reprs_are_masked(receiver):
+    hook = build_channel("hook", receiver.url("http", "/services/T0/B0/XYZtoken"))
+    mail = build_channel("mail", "mailto://me:passw0rd@mail.example.org?to=a@example.org")
+    for channel in (hook, mail):
+        shown = f"{channel.describe()} {channel!r}"
+        assert "XYZtoken" not in shown and "passw0rd" not in shown
+    assert hook.describe() == f"http://127.0.0.1:{receiver.port}/..."
+    asyncio.run(mail.close())
+
+
+def test_console_channel_writes_title_and_text():
+    stream = io.StringIO()
+    sent = message(test=True)
+    deliver(ConsoleChannel("console", stream), sent)
+    assert stream.getvalue() == f"{sent.title}\n\n{sent.text}\n\n"
+    assert stream.getvalue().startswith("[TEST] ")
