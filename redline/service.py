@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
@@ -10,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from redline.alerting import AlertSetup, alert_setup, build_channels
 from redline.config import Config, ConfigError
 
 LOCK_SUFFIX = ".lock"
@@ -21,16 +23,27 @@ def crawl_settings(config: Config) -> Any:
     values = _known(CrawlSettings, config.crawl, "[crawl]")
     user_agent = config.user_agent
     if config.contact_url and config.contact_url not in user_agent:
-        user_agent = f"{user_agent} {config.contact_url}".strip()
+        user_agent = _with_contact(user_agent, config.contact_url)
     return CrawlSettings(
         user_agent=user_agent, allow_private_networks=config.allow_private_networks, **values
     )
 
 
-def check_settings(config: Config, alert_channels: Sequence[str] = ()) -> Any:
+def _with_contact(user_agent: str, contact_url: str) -> str:
+    """`Redline/0.1 (+contact)`: the default agent names the project's page; a contact URL
+    replaces it, since that is who site operators should write to."""
+    from crawler.politeness import build_user_agent
+    from redline import __version__
+
+    if user_agent == Config().user_agent:
+        return build_user_agent(__version__, contact_url)
+    return f"{user_agent} (+{contact_url})"
+
+
+def check_settings(config: Config) -> Any:
     """[policy] is the default revisit policy; [policy.sites."example.com"] overrides some of
     its settings for one site and the hosts under it."""
-    from scheduler.checks import CheckSettings
+    from scheduler.decision import CheckSettings
     from scheduler.policy import PolicySettings
 
     table = dict(config.policy)
@@ -50,9 +63,7 @@ def check_settings(config: Config, alert_channels: Sequence[str] = ()) -> Any:
             )
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{where}: {exc}") from exc
-    return CheckSettings(
-        policy=default, site_policies=site_policies, alert_channels=tuple(alert_channels)
-    )
+    return CheckSettings(policy=default, site_policies=site_policies)
 
 
 def _policy_values(table: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -121,26 +132,57 @@ def build_daemon(
     targets: Sequence[int] | None = None,
     workers: int = 2,
     pin_cpus: bool = True,
+    alerts: bool = True,
     on_progress: Callable[..., None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Callable[[], Any]:
-    """A factory for the Daemon: it must be built on the running event loop."""
+    """A factory for the Daemon: it must be built on the running event loop. Every setting is
+    read and checked here, before anything is fetched. `alerts` False: alerts are recorded
+    (in the outbox) but this process sends none (`redline check --no-alerts`)."""
     from scheduler.checks import ArticleChecker
-    from scheduler.daemon import Daemon, DaemonSettings
+    from scheduler.daemon import Daemon, DaemonSettings, worker_name
     from scheduler.discovery import SourceChecker
 
     crawl = crawl_settings(config)
     checks = check_settings(config)
     site_profiles = profiles(config)
+    setup = alert_setup(config, os.environ if environ is None else environ)
+    build_channels(setup)  # a channel that cannot be built stops Redline now
 
     def build() -> Daemon:
+        owner = worker_name()
         return Daemon(
             store,
             crawl,
-            ArticleChecker(store, checks, site_profiles),
+            ArticleChecker(store, checks, site_profiles, rules=setup.rules),
             SourceChecker(store),
             DaemonSettings(workers=workers, pin_cpus=pin_cpus),
+            alerts=dispatcher(config, store, setup, owner) if alerts else None,
+            owner=owner,
             targets=targets,
             on_progress=on_progress,
         )
 
     return build
+
+
+def dispatcher(config: Config, store: Any, setup: AlertSetup, owner: str) -> Any:
+    """The alert sender of one process, or None when no channel is configured."""
+    from scheduler.alerts.confirm import confirmer
+    from scheduler.alerts.delivery import AlertDispatcher
+
+    if not setup.channels:
+        return None
+    crawl = crawl_settings(config)
+    return AlertDispatcher(
+        store,
+        build_channels(setup),
+        setup.messages or {},
+        setup.delivery,
+        owner,
+        confirm=confirmer(
+            allow_private=config.allow_private_networks,
+            user_agent=crawl.user_agent,
+            profiles=profiles(config),
+        ),
+    )

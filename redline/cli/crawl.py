@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -20,6 +21,8 @@ def _logging(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Apprise logs the URLs it cannot use, tokens included: our own messages say what failed.
+    logging.getLogger("apprise").setLevel(logging.CRITICAL)
 
 
 _PIN_CPUS = click.option(
@@ -67,6 +70,12 @@ def run_command(app: App, workers: int, pin_cpus: bool, verbose: bool) -> None:
 @click.option("--all", "which", flag_value="all", help="Every active or gone article.")
 @click.option("--workers", default=2, show_default=True, help="Extraction processes.")
 @_PIN_CPUS
+@click.option(
+    "--no-alerts",
+    "no_alerts",
+    is_flag=True,
+    help="Record alerts but leave sending them to `redline run` or `redline alerts deliver`.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The summary as JSON.")
 @click.pass_obj
 def check_command(
@@ -75,10 +84,13 @@ def check_command(
     which: str | None,
     workers: int,
     pin_cpus: bool,
+    no_alerts: bool,
     as_json: bool,
 ) -> None:
     """Check articles once, now, and print a summary (new, changed, unchanged, not modified,
-    gone, unavailable, errors). Exits non-zero only if nothing could be fetched.
+    gone, unavailable, errors; articles skipped because another worker was checking them; the
+    alerts sent). The alerts this pass created are sent before it exits. Exits non-zero only
+    if nothing could be fetched.
 
     \b
     Examples:
@@ -114,6 +126,7 @@ def check_command(
             targets=ids,
             workers=workers,
             pin_cpus=pin_cpus,
+            alerts=not no_alerts,
             on_progress=progress.step,
         )
         holder: dict[str, object] = {}
@@ -127,13 +140,31 @@ def check_command(
     progress.done()
     if "daemon" not in holder:
         raise click.ClickException("the check could not start (see the log above)")
-    outcomes = holder["daemon"].checker.outcomes  # type: ignore[attr-defined]
+    daemon = holder["daemon"]
+    outcomes = daemon.checker.outcomes  # type: ignore[attr-defined]
+    extra = _pass_counts(daemon)
     if as_json:
-        emit_json(dict(outcomes))
+        emit_json({**outcomes, **{k: n for k, n in extra.items() if n}})
     else:
-        click.echo(summary(outcomes))
+        click.echo(summary(outcomes, extra))
     fetched = sum(n for k, n in outcomes.items() if k != "error")
     sys.exit(code or (1 if fetched == 0 else 0))
+
+
+def _pass_counts(daemon: Any) -> dict[str, int]:
+    """What a pass did besides checking: targets it left alone, alerts it sent."""
+    counts = {
+        "skipped": len(daemon.skipped),  # another worker was checking them
+        "not_leased": len(daemon.unclaimed),  # the database did not answer
+    }
+    if daemon.alerts is not None:
+        totals = daemon.alerts.totals
+        counts |= {
+            "alerts_sent": totals.sent,
+            "alerts_failed": totals.failed + totals.retried,
+            "alerts_dropped": totals.dropped,
+        }
+    return counts
 
 
 class _Progress:
@@ -166,7 +197,7 @@ def status_command(app: App, as_json: bool) -> None:
     """
     status = app.store().queue_status(datetime.now(UTC))
     if as_json:
-        emit_json(status)
+        emit_json({**status, "alerts": app.store().alert_counts()})
         return
     counts = ", ".join(f"{n} {s}" for s, n in sorted(status["by_status"].items())) or "none"
     click.echo(f"articles: {counts}")
@@ -175,6 +206,9 @@ def status_command(app: App, as_json: bool) -> None:
         click.echo("next checks:")
         for url, at in status["next_checks"]:
             click.echo(f"  {when(at)}  {terminal_safe(url)}")
+    alerts = app.store().alert_counts()
+    if alerts:
+        click.echo("alerts: " + ", ".join(f"{n} {s}" for s, n in sorted(alerts.items())))
     if status["errors_by_host"]:
         click.echo("errors by host:")
         for site, count, error in status["errors_by_host"]:
