@@ -53,10 +53,9 @@ def place_on_cpus() -> frozenset[int] | None:
     """Keep this process on one of its CPUs and return the others, for the pool.
 
     Every check passes through this process, and it runs one thread of Python at a time: when
-    pool workers share its CPU, every check waits for them (measured in docs/crawl-bench.md:
-    with 10% of articles edited, a pass ran 13% slower than with none; on a CPU of its own, 5%).
-    The price: the pool has one CPU fewer, which slows a burst of first extractions. With one
-    CPU, or where affinity cannot be set, nothing changes and None is returned."""
+    pool workers share its CPU, every check waits for them (docs/crawl-bench.md has the
+    figures). The price: the pool has one CPU fewer, which slows a burst of first extractions.
+    With one CPU, or where affinity cannot be set, nothing changes and None is returned."""
     try:
         allowed = sorted(os.sched_getaffinity(0))
         if len(allowed) < 2:
@@ -72,6 +71,10 @@ def worker_name() -> str:
 
 
 def conditional_headers(claim: Claim) -> tuple[tuple[str, str], ...]:
+    """If-None-Match and If-Modified-Since from the last full answer; none while an older
+    version is being counted (a 304 would say nothing about which version is served)."""
+    if claim.flip_hash is not None:
+        return ()
     headers = []
     if claim.etag:
         headers.append(("If-None-Match", claim.etag))

@@ -139,10 +139,12 @@ def canonical_target(
 
 def worth_extracting(article: Claim, seen: Observation) -> bool:
     """A full answer whose bytes differ from last time (or that moved) is read; a 304, an
-    error or identical bytes are not."""
+    error or identical bytes are not, except while an older version is being counted (a
+    flip-flop): each sighting must be seen to count."""
     if seen.error is not None or seen.status is None or not 200 <= seen.status < 300:
         return False
-    return seen.raw_hash != article.raw_hash or seen.moved_to is not None
+    changed = seen.raw_hash != article.raw_hash or seen.moved_to is not None
+    return changed or article.flip_hash is not None
 
 
 # --- the decision -------------------------------------------------------------------------------
@@ -187,8 +189,9 @@ def _answered(
     if isinstance(outcome, Unavailable) and article.last_event is not EventKind.UNAVAILABLE:
         events.append(EventNote(EventKind.UNAVAILABLE, outcome.reason))
     if isinstance(outcome, FlipFlop):
+        # What extraction learnt stays the latest revision's: the old page is not (yet) news.
         count = article.flip_count + 1 if article.flip_hash == outcome.content_hash else 1
-        state = _with(state, flip_hash=outcome.content_hash, flip_count=count)
+        state = _with(state, flip_hash=outcome.content_hash, flip_count=count, memory=None)
         if count == 1:
             events.append(EventNote(EventKind.FLIP_FLOP, f"served revision {outcome.older} again"))
     if isinstance(outcome, NotModified | Unchanged) and (back or seen.moved_to):

@@ -295,3 +295,35 @@ def test_conditional_headers_come_from_the_claim(store, site):
         ("If-Modified-Since", article.last_modified),
     )
     assert article.etag and article.last_modified
+
+
+def test_a_stale_cache_bouncing_between_versions_is_not_a_revision_each_time(store, site):
+    """A CDN node serving the old page now and then: the old text is a flip-flop event, not
+    a revision, until it stays for three checks in a row (then it is a genuine revert)."""
+    urls = track(store, site)[:1]
+    slug, old = site.articles[0].slug, site.articles[0].headline
+
+    def serve(headline: str) -> None:
+        site.edit(slug, headline=headline, touch_updated=False)
+
+    async def steps(check):
+        await check(urls)
+        serve("The new headline")
+        await check(urls)
+        bounces = []
+        for headline in [old, "The new headline", old, "The new headline", old]:
+            serve(headline)
+            bounces.append(words(await check(urls)))
+        stays = []
+        for _ in range(3):
+            stays.append((await check(urls))[0].revision)
+        return bounces, stays
+
+    bounces, stays = run(store, steps)
+    assert bounces == [{"unchanged": 1}] * 5
+    article = store.get_article(urls[0])
+    flips = [e for e in store.events(article.id) if e.kind is EventKind.FLIP_FLOP]
+    assert len(flips) == 3 and flips[0].detail == "served revision 1 again"
+    # The last bounce was the first of three sightings in a row: the third writes revision 3.
+    assert stays == [None, 3, None]
+    assert len(store.history(article.id)) == 3

@@ -298,3 +298,10 @@ def test_every_input_gets_one_consistent_decision(claim, seen):
     assert len(kinds) == len(set(kinds))  # never the same event twice for one check
     if claim.status is ArticleStatus.GONE and claim.last_event is EventKind.GONE:
         assert EventKind.GONE not in kinds
+
+
+def test_while_an_older_version_is_counted_every_answer_is_read():
+    counting = replace(ARTICLE, flip_hash="h1", flip_count=1)
+    assert worth_extracting(counting, Observation(status=200, raw_hash="raw-old"))
+    seen = answer(content_hash="h1", older_revision=1, memory='{"learnt": "from the old page"}')
+    assert decide(counting, seen, SETTINGS, NOW).state.memory is None  # the latest's is kept
