@@ -25,7 +25,12 @@ from typing import Any
 
 from crawler.errors import Reason
 from crawler.urls import canonicalize, registrable_domain, resolve_canonical
-from scheduler import policy
+from scheduler.policy import (
+    PolicySettings,
+    next_check,
+    next_check_after_error,
+    settings_for,
+)
 from storage.checks import (
     Back,
     CheckOutcome,
@@ -69,12 +74,12 @@ class CheckSettings:
     gone_after: int = 3  # consecutive 404s before an article is gone
     flip_confirmations: int = 3  # an older version must stay this many checks to count again
     gone_recheck: timedelta = timedelta(days=1)  # how often a gone article is looked at
-    policy: policy.PolicySettings = field(default_factory=policy.PolicySettings)
-    site_policies: Mapping[str, policy.PolicySettings] = field(default_factory=dict)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    site_policies: Mapping[str, PolicySettings] = field(default_factory=dict)
 
-    def policy_for(self, site: str) -> policy.PolicySettings:
+    def policy_for(self, site: str) -> PolicySettings:
         """The revisit policy of a site ([policy.sites."..."]), else the default."""
-        return policy.settings_for(site, self.policy, self.site_policies)
+        return settings_for(site, self.policy, self.site_policies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +355,7 @@ def _next(
 ) -> datetime | None:
     if gone and article.status is ArticleStatus.GONE and not changed:
         return now + settings.gone_recheck
-    return policy.next_check(
+    return next_check(
         now=now,
         first_seen=article.first_seen or now,
         last_changed=now if changed else article.last_changed_at,
@@ -367,7 +372,7 @@ def _retry_at(
     failures repeat (scheduler.policy.next_check_after_error)."""
     if retry_after is not None:
         return now + timedelta(seconds=max(retry_after, 1.0))
-    return policy.next_check_after_error(
+    return next_check_after_error(
         now=now,
         first_seen=article.first_seen or now,
         failures=article.error_count + 1,

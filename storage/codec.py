@@ -173,7 +173,7 @@ def decode_page(blob: bytes) -> Page:
 
 def compress(data: bytes, level: int = _ZSTD_LEVEL) -> bytes:
     """zstd, with one compressor per thread and level (creating one costs more than a page)."""
-    compressors = _local.__dict__.setdefault("compressors", {})
+    compressors: dict[int, zstandard.ZstdCompressor] = _local.__dict__.setdefault("compressors", {})
     if level not in compressors:
         compressors[level] = zstandard.ZstdCompressor(level=level)
     return compressors[level].compress(data)
@@ -186,7 +186,7 @@ def compress_html(data: bytes) -> bytes:
 
 
 def decompress(blob: bytes) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(bytes(blob))
+    return bytes(zstandard.ZstdDecompressor().decompress(bytes(blob)))
 
 
 def change_to_dict(change: Change) -> dict[str, Any]:

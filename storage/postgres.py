@@ -154,12 +154,12 @@ class PostgresStore(SqlStore):
         with self._tx() as tx:
             if tx.one("SELECT to_regclass('schema_version') AS t")["t"] is None:
                 return 0
-            return tx.one("SELECT coalesce(max(version), 0) AS v FROM schema_version")["v"]
+            return int(tx.one("SELECT coalesce(max(version), 0) AS v FROM schema_version")["v"])
 
     def is_empty(self) -> bool:
         with self._tx() as tx:
             row = tx.one("SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema()")
-        return row["n"] == 0
+        return bool(row["n"] == 0)
 
     def upgrade(self) -> list[int]:
         applied = []
@@ -175,12 +175,13 @@ class PostgresStore(SqlStore):
             applied.append(migration.version)
         return applied
 
-    def _migrate(self, conn: psycopg.Connection, migration: Any) -> bool:
-        exists = conn.execute("SELECT to_regclass('schema_version') AS t").fetchone()["t"]
+    def _migrate(self, conn: psycopg.Connection[Any], migration: Any) -> bool:
+        tx = _PgTx(conn)
+        exists = tx.one("SELECT to_regclass('schema_version') AS t")["t"]
         if exists is None:
-            tables = conn.execute(
+            tables = tx.one(
                 "SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema()"
-            ).fetchone()["n"]
+            )["n"]
             if tables:
                 raise SchemaError(
                     "the PostgreSQL schema holds tables but no Redline schema: "
@@ -190,9 +191,7 @@ class PostgresStore(SqlStore):
                 "CREATE TABLE schema_version "
                 "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
-        current = conn.execute(
-            "SELECT coalesce(max(version), 0) AS v FROM schema_version"
-        ).fetchone()["v"]
+        current = tx.one("SELECT coalesce(max(version), 0) AS v FROM schema_version")["v"]
         if migration.version <= current:
             return False
         conn.execute(migration.sql)

@@ -95,11 +95,11 @@ class SqliteStore(SqlStore):
         with self._tx() as tx:
             if tx.one("SELECT name FROM sqlite_master WHERE name = 'schema_version'") is None:
                 return 0
-            return tx.one("SELECT coalesce(max(version), 0) AS v FROM schema_version")["v"]
+            return int(tx.one("SELECT coalesce(max(version), 0) AS v FROM schema_version")["v"])
 
     def is_empty(self) -> bool:
         with self._tx() as tx:
-            return tx.one("SELECT count(*) AS n FROM sqlite_master")["n"] == 0
+            return bool(tx.one("SELECT count(*) AS n FROM sqlite_master")["n"] == 0)
 
     def upgrade(self) -> list[int]:
         applied = []

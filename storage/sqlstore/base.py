@@ -36,7 +36,7 @@ class Tx(ABC):
         return self.execute(sql, params).fetchone()
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self.execute(sql, params).fetchall()
+        return list(self.execute(sql, params).fetchall())
 
     @abstractmethod
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
@@ -80,6 +80,13 @@ class SqlBase(ABC):
     @abstractmethod
     def _dt(self, value: Any) -> datetime | None:
         """A stored time back as an aware UTC datetime."""
+
+    def _at(self, value: Any) -> datetime:
+        """A stored time that a NOT NULL column guarantees."""
+        moment = self._dt(value)
+        if moment is None:
+            raise ValueError("a required time is missing")
+        return moment
 
     @abstractmethod
     def schema_version(self) -> int: ...

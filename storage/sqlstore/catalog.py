@@ -220,7 +220,7 @@ class Catalog(SqlBase):
             id=row["id"],
             url=row["url"],
             site=row["site"],
-            first_seen=self._dt(row["first_seen"]),
+            first_seen=self._at(row["first_seen"]),
             status=ArticleStatus(row["status"]),
             is_live=bool(row["is_live"]),
             source_id=row["source_id"],

@@ -53,7 +53,7 @@ class History(SqlBase):
         return RevisionInfo(
             article_id=r["article_id"],
             number=r["number"],
-            fetched_at=self._dt(r["fetched_at"]),
+            fetched_at=self._at(r["fetched_at"]),
             content_hash=r["content_hash"],
             headline=r["headline"],
             changes=tuple(
@@ -81,7 +81,7 @@ class History(SqlBase):
         return Revision(
             article_id=article_id,
             number=row["number"],
-            fetched_at=self._dt(row["fetched_at"]),
+            fetched_at=self._at(row["fetched_at"]),
             content_hash=row["content_hash"],
             page=codec.decode_page(row["page"]),
             fetch_id=row["fetch_id"],
@@ -121,7 +121,7 @@ class History(SqlBase):
     def _event(self, row: Any) -> Event:
         return Event(
             article_id=row["article_id"],
-            at=self._dt(row["at"]),
+            at=self._at(row["at"]),
             kind=EventKind(row["kind"]),
             detail=row["detail"],
             id=row["id"],

@@ -116,7 +116,7 @@ class Outbox(SqlBase):
                 " sent_at = ?, next_attempt_at = coalesce(?, next_attempt_at),"
                 " lease_owner = NULL, lease_until = NULL"
                 f" WHERE status = 'pending' AND id IN ({', '.join('?' * len(ids))}) RETURNING id",
-                [str(status), error, self._ts(sent_at), self._ts(retry_at), *ids],
+                [str(status), error, self._ts(sent_at), self._ts(retry_at), *map(int, ids)],
             )
         return len(rows)
 
@@ -159,7 +159,7 @@ class Outbox(SqlBase):
 
     def alerts(self, status: AlertStatus | None = None, *, limit: int | None = None) -> list[Alert]:
         """Alerts, oldest first (the newest `limit` when a limit is given)."""
-        where, params = "", []
+        where, params = "", list[Any]()
         if status is not None:
             where, params = " WHERE status = ?", [str(status)]
         order = " ORDER BY id"
@@ -181,7 +181,7 @@ class Outbox(SqlBase):
             article_id=r["article_id"],
             idempotency_key=r["idempotency_key"],
             kinds=tuple(json.loads(r["kinds"])),
-            created_at=self._dt(r["created_at"]),  # type: ignore[arg-type]
+            created_at=self._at(r["created_at"]),
             revision=r["revision"],
             event_id=r["event_id"],
             status=AlertStatus(r["status"]),
