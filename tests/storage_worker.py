@@ -5,15 +5,17 @@ opens its own store from the URL, the way a separate `redline run` worker would,
 line per committed step so the parent can check what was acknowledged against what was stored.
 
 Commands:
-  record DB ARTICLE TAG N VARIANTS START_AT   record N pages for one article, racing other writers
-  claim DB OWNER NOW LIMIT LEASE ROUNDS START_AT  claim due articles ROUNDS times, print the ids
+  record DB ARTICLE TAG N VARIANTS   record N pages for one article, racing other writers
+  claim DB OWNER NOW LIMIT LEASE ROUNDS   claim due articles ROUNDS times, print the ids
+
+Both print READY once connected and start when a GO line arrives on stdin (a barrier: every
+child is connected before any of them races).
   crash DB ARTICLES FIRST_SEQ                  record revisions forever, acknowledging each one
 """
 
 from __future__ import annotations
 
 import sys
-import time
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -40,22 +42,23 @@ def variant_page(variant: int) -> Page:
     return Page(headline="Race", body=(f"variant {variant}", "a fixed second paragraph"))
 
 
-def _wait_until(start_at: float) -> None:
-    delay = start_at - time.time()
-    if delay > 0:
-        time.sleep(delay)
+def _ready_then_wait_for_go() -> None:
+    """A barrier: say READY once connected, then start racing when the parent says GO."""
+    _say("READY")
+    if sys.stdin.readline().strip() != "GO":
+        raise SystemExit("no GO from the parent")
 
 
 def _say(*fields: object) -> None:
     print(*fields, flush=True)
 
 
-def record_race(db: str, article_id: int, tag: str, n: int, variants: int, start_at: float) -> None:
+def record_race(db: str, article_id: int, tag: str, n: int, variants: int) -> None:
     """Record N pages, each diffed against the latest revision as the worker read it; when
     another writer got there first the store says stale, and the page is compared again
     against the new latest revision (as the checker does). Equal to the latest: unchanged."""
     store = open_store(db, create=False)
-    _wait_until(start_at)
+    _ready_then_wait_for_go()
     for i in range(n):
         page = variant_page((i + zlib.crc32(tag.encode())) % variants)
         fetch_id = f"{tag}-{i}"
@@ -90,10 +93,9 @@ def claim_race(
     limit: int,
     lease: float,
     rounds: int,
-    start_at: float,
 ) -> None:
     store = open_store(db, create=False)
-    _wait_until(start_at)
+    _ready_then_wait_for_go()
     for _ in range(rounds):
         for claim in store.claim_due(now, owner, limit=limit, lease_seconds=lease):
             _say("CLAIM", owner, claim.article_id)
@@ -137,19 +139,11 @@ def crash_loop(db: str, articles: Sequence[int], first_seq: int) -> None:
 def main(argv: Sequence[str]) -> None:
     command, db, *rest = argv
     if command == "record":
-        article, tag, n, variants, start_at = rest
-        record_race(db, int(article), tag, int(n), int(variants), float(start_at))
+        article, tag, n, variants = rest
+        record_race(db, int(article), tag, int(n), int(variants))
     elif command == "claim":
-        owner, now, limit, lease, rounds, start_at = rest
-        claim_race(
-            db,
-            owner,
-            datetime.fromisoformat(now),
-            int(limit),
-            float(lease),
-            int(rounds),
-            float(start_at),
-        )
+        owner, now, limit, lease, rounds = rest
+        claim_race(db, owner, datetime.fromisoformat(now), int(limit), float(lease), int(rounds))
     elif command == "crash":
         articles, first_seq = rest
         crash_loop(db, [int(a) for a in articles.split(",")], int(first_seq))

@@ -1,5 +1,8 @@
-"""The crawler and daemon end to end: a real loopback news site, `redline check` and
-`redline run` in subprocesses (the Twisted reactor runs once per process), real databases."""
+"""The crawler and daemon end to end, through Scrapy: a real loopback news site, `redline check`
+and `redline run` in subprocesses (the Twisted reactor runs once per process). Only what needs
+the real crawl or a process is here: the rules are tested in-process (tests/test_decision.py,
+tests/test_checker.py, tests/test_daemon_pass.py, tests/test_middlewares.py) on both
+backends; these run on SQLite, and on PostgreSQL where a second connection matters."""
 
 from __future__ import annotations
 
@@ -12,14 +15,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+import psycopg
 import pytest
+from click.testing import CliRunner
 
-from storage import ArticleStatus, EventKind, open_store
+from redline.cli import cli
+from storage import open_store
+from storage.postgres import split_schema
 from tests.conftest import REPO
 from tests.newsite import Fault, NewsSite
 from tests.tls import self_signed
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -64,10 +72,19 @@ def track(db_url: str, site: NewsSite) -> list[str]:
     return urls
 
 
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'redline.sqlite'}"
+
+
 def test_a_real_edit_is_one_revision_and_noise_is_none(db_url, site):
     urls = track(db_url, site)
     first = summary(redline(db_url, "check", "--all", "--json", "--workers", "1", check=True))
     assert first == {"new": 3}
+    site.clear_log()
+    again = summary(redline(db_url, "check", "--all", "--json", check=True))
+    assert again == {"not_modified": 3}  # Scrapy sent the stored validators
+    assert all(r.headers.get("if-none-match") for r in site.requests if r.path != "/robots.txt")
     site.set_noise(True)  # rotating trending lists, relative times, tokens, ad ids...
     noisy = summary(redline(db_url, "check", "--all", "--json", check=True))
     assert noisy.get("new", 0) == noisy.get("changed", 0) == 0
@@ -85,47 +102,6 @@ def test_a_real_edit_is_one_revision_and_noise_is_none(db_url, site):
     store.close()
 
 
-def test_conditional_requests_send_the_stored_validators(db_url, site):
-    urls = track(db_url, site)
-    redline(db_url, "check", urls[0], "--json", check=True)
-    site.clear_log()
-    again = summary(redline(db_url, "check", urls[0], "--json", check=True))
-    assert again == {"not_modified": 1}
-    (request,) = [r for r in site.requests if r.path.startswith("/news/")]
-    assert request.headers.get("if-none-match")
-
-
-def test_gone_and_back_are_events_not_revisions(db_url, site):
-    urls = track(db_url, site)
-    slug = site.articles[1].slug
-    redline(db_url, "check", urls[1], check=True)
-    site.remove(slug, status=410)
-    gone = summary(redline(db_url, "check", urls[1], "--json", check=True))
-    assert gone == {"gone": 1}
-    site.restore(slug)
-    back = summary(redline(db_url, "check", urls[1], "--json", check=True))
-    assert back.get("unchanged", 0) + back.get("changed", 0) == 1
-    store = open_store(db_url)
-    article = store.get_article(urls[1])
-    kinds = [e.kind for e in store.events(article.id)]
-    assert kinds == [EventKind.FIRST_SEEN, EventKind.GONE, EventKind.BACK]
-    assert article.status is ArticleStatus.ACTIVE and len(store.history(article.id)) == 1
-    store.close()
-
-
-def test_a_permanent_redirect_moves_the_article(db_url, site):
-    urls = track(db_url, site)
-    redline(db_url, "check", urls[2], check=True)
-    moved = site.move(site.articles[2].slug, "renamed-story", status=301)
-    redline(db_url, "check", urls[2], check=True)
-    store = open_store(db_url)
-    article = store.get_article(urls[2])
-    assert article.url == site.article_url(moved.slug)
-    assert EventKind.MOVED in [e.kind for e in store.events(article.id)]
-    assert len(store.history(article.id)) == 1
-    store.close()
-
-
 def test_private_addresses_are_refused_unless_allowed(db_url, site):
     urls = track(db_url, site)
     site.clear_log()
@@ -135,19 +111,6 @@ def test_private_addresses_are_refused_unless_allowed(db_url, site):
     assert site.requests == []  # not even robots.txt reached the loopback site
     store = open_store(db_url)
     assert all("blocked_ssrf" in (store.get_article(u).last_error or "") for u in urls)
-    store.close()
-
-
-def test_misbehaving_hosts_become_errors_and_the_rest_is_checked(db_url, site):
-    urls = track(db_url, site)
-    site.misbehave(site.articles[0].path, Fault.error(500))
-    site.misbehave(site.articles[1].path, Fault.retry_after("120"))
-    result = summary(redline(db_url, "check", "--all", "--json", check=True))
-    assert result == {"error": 2, "new": 1}
-    store = open_store(db_url)
-    assert "HTTP 500" in store.get_article(urls[0]).last_error
-    assert "rate_limited" in store.get_article(urls[1]).last_error
-    assert store.get_article(urls[2]).revision_count == 1
     store.close()
 
 
@@ -183,19 +146,17 @@ class Daemon:
             self.process.communicate()
 
 
-def wait_for(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not condition():
-        time.sleep(0.2)
-
-
 def test_run_stops_cleanly_on_sigterm_and_a_second_run_is_refused(tmp_path, site):
     db_url = f"sqlite:///{tmp_path / 'daemon.sqlite'}"
     urls = track(db_url, site)
     daemon = Daemon(db_url)
     store = open_store(db_url)
     try:
-        wait_for(lambda: all(store.get_article(u).revision_count == 1 for u in urls))
+        wait_until(
+            lambda: all(store.get_article(u).revision_count == 1 for u in urls),
+            60,
+            "every article to be recorded",
+        )
         second = redline(db_url, "run")
         assert second.returncode == 1 and "already using" in second.stderr
         code, errors = daemon.stop()
@@ -209,8 +170,8 @@ def test_run_stops_cleanly_on_sigterm_and_a_second_run_is_refused(tmp_path, site
     store.close()
 
 
-@pytest.mark.parametrize(("path", "kind"), [("/feed.xml", "feed"), ("/sitemap.xml", "sitemap")])
-def test_discovery_tracks_what_feeds_and_sitemaps_list(db_url, site, path, kind):
+def test_the_daemon_discovers_articles_from_a_feed_and_checks_them(db_url, site):
+    path, kind = "/feed.xml", "feed"  # sitemaps and their indexes: tests/test_daemon_pass.py
     redline(db_url, "sources", "add", site.url(path), "--kind", kind, "--every", "10m", check=True)
     expected = {site.article_url(a.slug) for a in site.articles}
     store = open_store(db_url)
@@ -220,34 +181,18 @@ def test_discovery_tracks_what_feeds_and_sitemaps_list(db_url, site, path, kind)
 
     daemon = Daemon(db_url, workers="0")
     try:
-        wait_for(
+        wait_until(
             lambda: (
                 len(t := tracked()) == len(expected) and all(a.revision_count for a in t.values())
-            )
+            ),
+            60,
+            "the feed's articles to be tracked and recorded",
         )
         code, errors = daemon.stop()
     finally:
         daemon.kill()
     assert code == 0, errors
     assert {u: a.revision_count for u, a in tracked().items()} == dict.fromkeys(expected, 1)
-    store.close()
-
-
-def test_a_live_feed_item_update_is_an_item_change(db_url, site):
-    live = site.url("/live")
-    redline(db_url, "sources", "add", live, "--kind", "live", check=True)
-    assert summary(redline(db_url, "check", live, "--json", check=True)) == {"new": 1}
-    store = open_store(db_url)
-    first = store.revision(store.get_article(live).id, 1).page
-    assert len(first.items) == 3
-    key = site.add_live_item("Zelensky arrives in South Africa to meet President Ramaphosa.")
-    assert summary(redline(db_url, "check", live, "--json", check=True)) == {"changed": 1}
-    site.edit_live_item(key, "Zelensky arrives in South Africa (Updated: 8:10 AM).")
-    assert summary(redline(db_url, "check", live, "--json", check=True)) == {"changed": 1}
-    history = store.history(store.get_article(live).id)
-    assert [r.number for r in history] == [1, 2, 3]
-    assert any(c.field.startswith("item:") and c.kind == "added" for c in history[1].changes)
-    assert any(c.field.startswith("item:") and c.kind == "changed" for c in history[2].changes)
     store.close()
 
 
@@ -274,21 +219,6 @@ def test_robots_txt_disallow_is_obeyed_and_we_say_who_we_are(db_url, site, tmp_p
     assert agents and all("Redline" in a and "desk.example/redline-contact" in a for a in agents)
 
 
-def test_one_story_reached_two_ways_is_one_article(db_url, site):
-    clean = site.article_url(site.articles[0].slug)
-    other = clean + "?ref=frontpage"  # not a tracking parameter we know: rel=canonical decides
-    redline(db_url, "add", clean, other, check=True)
-    redline(db_url, "check", "--all", check=True)
-    store = open_store(db_url)
-    duplicate = store.get_article_by_id(store.get_article(other).id)
-    assert store.get_article(clean).revision_count == 1
-    assert duplicate.status is ArticleStatus.MOVED and duplicate.revision_count == 0
-    assert [e.detail for e in store.events(duplicate.id) if e.kind is EventKind.MOVED] == [
-        f"{clean} (rel=canonical)"
-    ]
-    store.close()
-
-
 def test_tls_certificates_are_verified(db_url, tmp_path):
     cert_file, key_file = self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -304,12 +234,12 @@ def test_tls_certificates_are_verified(db_url, tmp_path):
     store.close()
 
 
-@pytest.mark.parametrize(("crawl_delay", "cap", "least"), [(2, 30, 2.0), (600, 1.5, 1.5)])
+@pytest.mark.parametrize(("crawl_delay", "cap", "least"), [(2, 30, 2.0)])
 def test_robots_crawl_delay_spaces_requests_to_a_host_up_to_the_cap(
     db_url, site, tmp_path, crawl_delay, cap, least
 ):
     """Even with many requests allowed in flight per host, article fetches to a host whose
-    robots.txt asks for a Crawl-delay are that far apart; a huge delay is cut to the cap."""
+    robots.txt asks for a Crawl-delay are that far apart (the cap: tests/test_middlewares.py)."""
     urls = track(db_url, site)
     site.set_robots(f"User-agent: *\nCrawl-delay: {crawl_delay}\n")
     config = tmp_path / "redline.toml"
@@ -332,43 +262,38 @@ def test_robots_crawl_delay_spaces_requests_to_a_host_up_to_the_cap(
     assert max(gaps) < least * 3, gaps  # the cap holds: never the full 600 s
 
 
-def test_a_sites_own_revisit_policy_sets_its_articles_next_check(db_url, site, tmp_path):
-    """[policy.sites."..."] overrides the default policy for that site's articles only."""
-    urls = track(db_url, site)
-    config = tmp_path / "redline.toml"
-    config.write_text(
-        '[policy]\nmin_interval = "10m"\njitter = 0\n\n'
-        '[policy.sites."127.0.0.1"]\nmin_interval = "3h"\nmax_interval = "2d"\n'
-    )
-    started = datetime.now(UTC)
-    done = subprocess.run(
-        [sys.executable, "-m", "redline", "check", urls[0], "--json"],
-        env=environment(db_url, config=str(config)),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert summary(done) == {"new": 1}
-    store = open_store(db_url)
-    wait = store.get_article(urls[0]).next_check_at - started
-    store.close()
-    assert timedelta(hours=3) <= wait < timedelta(hours=3, minutes=5)
-
-
 def test_a_bad_site_policy_is_refused_with_its_section_named(db_url, site, tmp_path):
+    """Checked before anything is fetched (in-process: nothing starts the crawl)."""
     track(db_url, site)
     config = tmp_path / "redline.toml"
     config.write_text('[policy.sites."example.com"]\nmin_interval = "0m"\n')
-    done = subprocess.run(
-        [sys.executable, "-m", "redline", "check", "--all"],
-        env=environment(db_url, config=str(config)),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = CliRunner().invoke(cli, ["--db", db_url, "--config", str(config), "check", "--all"])
+    assert done.exit_code == 1
+    assert '[policy.sites."example.com"]' in done.stderr and "Traceback" not in done.stderr
+    assert site.requests == []  # refused before fetching anything
+
+
+def test_check_skips_what_another_worker_holds_and_says_so(pg_schema, site):
+    """One article is being written by another connection (its row locked), another is
+    leased by another worker: `redline check --all` checks the third, skips those two, says
+    so, and exits in bounded time instead of waiting for them."""
+    urls = track(pg_schema, site)
+    store = open_store(pg_schema)
+    ids = [store.get_article(u).id for u in urls]
+    store.claim_ids([ids[1]], datetime.now(UTC), "another-worker", lease_seconds=600)
+    store.close()
+    conninfo, schema = split_schema(pg_schema)
+    with psycopg.connect(conninfo, options=f"-c search_path={schema}") as other:
+        other.execute("SELECT id FROM articles WHERE id = %s FOR UPDATE", (ids[0],))
+        started = time.monotonic()
+        done = redline(pg_schema, "check", "--all", timeout=60)
+        elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(
+        "1 new, 0 changed, 0 unchanged, 0 not modified, 0 gone, 0 unavailable, 0 error, 2 skipped"
     )
-    assert done.returncode != 0
-    assert '[policy.sites."example.com"]' in done.stderr
-    assert "Traceback" not in done.stderr
-    assert site.requests_to(site.articles[0].path) == []  # refused before fetching anything
+    assert elapsed < 30
+    assert [r.path for r in site.requests if r.path.startswith("/")] == [
+        "/robots.txt",
+        site.articles[2].path,
+    ]

@@ -14,8 +14,6 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import pytest
-
 from storage import SourceKind, open_store
 from tests.newsite import Fault, NewsSite
 from tests.test_daemon_faults import (
@@ -25,10 +23,10 @@ from tests.test_daemon_faults import (
     sql,
     start_worker,
     track,
-    wait_until,
     workers_cleanup,
     write_config,
 )
+from tests.waiting import wait_until
 
 ARTICLES = 40
 
@@ -40,8 +38,7 @@ def add_in_batches(db_url: str, urls: list[str], size: int = 5, pause: float = 0
         time.sleep(pause)
 
 
-@pytest.mark.parametrize("count", [2, 4])
-def test_workers_never_fetch_an_article_twice(pg_schema, tmp_path, count):
+def test_workers_never_fetch_an_article_twice(pg_schema, tmp_path, count=4):
     config = write_config(tmp_path / "redline.toml")
     with NewsSite(articles=ARTICLES, live_items=0) as site, workers_cleanup([]) as workers:
         urls = [site.article_url(a.slug) for a in site.articles]
@@ -57,10 +54,11 @@ def test_workers_never_fetch_an_article_twice(pg_schema, tmp_path, count):
             60,
             "every article to be recorded",
         )
-        # Discovery may start late: under load APScheduler skips the first run of the
-        # discover job ("missed by 0:00:01") and the next one comes `discovery_every` later.
+        # Every worker ran its first discovery at start, before the articles were recorded
+        # (a second claim of the source would have fetched it then); after the source is
+        # recorded it is not due for an hour.
         wait_until(lambda: site.requests_to("/feed.xml"), 30, "the feed to be read")
-        time.sleep(2)  # a few more feed cycles: a second claim would show up as a second GET
+        wait_until(lambda: _source_recorded(pg_schema), 30, "the feed's check to be recorded")
         codes = [w.stop() for w in workers]
         assert codes == [0] * count, [w.text()[-2000:] for w in workers if w.proc.returncode]
     gets = article_gets(site, [urlsplit(u).path for u in urls])
@@ -99,7 +97,11 @@ def test_a_killed_worker_loses_only_its_in_flight_fetches(pg_schema, tmp_path):
         site.behave()
         survivor = start_worker(pg_schema, config, tmp_path / "survivor.log")
         workers.append(survivor)
-        time.sleep(2.5)  # several feed cycles of the survivor, while the dead leases hold
+        # An article added now is due with the hung ones: once the survivor has recorded it,
+        # it has leased what was due, and the dead worker's leases kept the hung ones out.
+        fresh = site.article_url(site.add_article("Late news", ["Just in."]).slug)
+        track(pg_schema, [fresh])
+        wait_until(lambda: revision_counts(pg_schema, [fresh])[fresh] == 1, 60, "the late article")
         assert article_gets(site, hung) == dict.fromkeys(hung, 1)
         assert expire_leases(pg_schema) == len(hung)  # as 300 s of waiting would
         wait_until(
@@ -110,3 +112,7 @@ def test_a_killed_worker_loses_only_its_in_flight_fetches(pg_schema, tmp_path):
         assert survivor.stop() == 0, survivor.text()[-2000:]
     gets = article_gets(site, [urlsplit(u).path for u in urls])
     assert {p: n for p, n in gets.items() if n != 1} == dict.fromkeys(hung, 2)
+
+
+def _source_recorded(db_url: str) -> bool:
+    return sql(db_url, "SELECT count(*) FROM sources WHERE last_checked_at IS NOT NULL") == [(1,)]

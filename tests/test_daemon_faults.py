@@ -18,8 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ from storage.postgres import split_schema
 from tests.conftest import REPO
 from tests.databases import articles, revision_counts, track
 from tests.newsite import Fault, NewsSite
+from tests.waiting import wait_until
 
 MiB = 1024 * 1024
 PUBLIC = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
@@ -129,14 +129,6 @@ def workers_cleanup(workers: list[Worker]) -> Iterator[list[Worker]]:
     finally:
         for worker in workers:
             worker.kill()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what} after {timeout} s")
-        time.sleep(0.1)
 
 
 # --- the database, seen from the test -----------------------------------------------------------
@@ -304,7 +296,13 @@ def reason_of(article: object) -> str | None:
     return error.split(":", 1)[0] if error else None
 
 
-def test_the_daemon_survives_every_misbehaviour_and_keeps_checking(db_url, tmp_path):
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The hostile web is the crawler's business: one backend is enough for these."""
+    return f"sqlite:///{tmp_path / 'redline.sqlite'}"
+
+
+def test_the_daemon_survives_every_misbehaviour_and_keeps_checking(sqlite_url, tmp_path):
     config = write_config(tmp_path / "redline.toml", private=False, max_bytes=MiB, timeout=3.0)
     with contextlib.ExitStack() as stack:
         private = stack.enter_context(NewsSite(articles=1, host="127.0.0.1"))
@@ -325,19 +323,19 @@ def test_the_daemon_survives_every_misbehaviour_and_keeps_checking(db_url, tmp_p
         expected |= {limited.article_url(a.slug): "rate_limited" for a in limited.articles}
         expected |= {robots.article_url(a.slug): "robots_unreachable" for a in robots.articles}
         good = [healthy.article_url(a.slug) for a in healthy.articles]
-        track(db_url, [*expected, *good])
+        track(sqlite_url, [*expected, *good])
 
         worker = stack.enter_context(workers_cleanup([]))
-        worker.append(start_worker(db_url, config, tmp_path / "w.log", public=PUBLIC))
+        worker.append(start_worker(sqlite_url, config, tmp_path / "w.log", public=PUBLIC))
 
         def settled() -> bool:
-            seen = articles(db_url, [*expected, *good])
+            seen = articles(sqlite_url, [*expected, *good])
             return all(seen[u].last_checked_at for u in expected) and all(
                 seen[u].revision_count == 1 for u in good
             )
 
         wait_until(settled, 60, "every article to be checked once")
-        seen = articles(db_url, list(expected))
+        seen = articles(sqlite_url, list(expected))
         wrong = {
             u.rsplit("/", 1)[-1]: (seen[u].last_error, want)
             for u, want in expected.items()
@@ -352,10 +350,10 @@ def test_the_daemon_survives_every_misbehaviour_and_keeps_checking(db_url, tmp_p
         assert worker[0].alive
         # It keeps going: a story published after all that is checked too.
         fresh = healthy.add_article("A later story", ["Reported after the storm of faults."] * 3)
-        track(db_url, [healthy.article_url(fresh.slug)])
+        track(sqlite_url, [healthy.article_url(fresh.slug)])
         wait_until(
             lambda: (
-                revision_counts(db_url, [healthy.article_url(fresh.slug)])
+                revision_counts(sqlite_url, [healthy.article_url(fresh.slug)])
                 == {healthy.article_url(fresh.slug): 1}
             ),
             30,
@@ -460,7 +458,7 @@ def loopback_host_name() -> str | None:
     return name if all(ipaddress.ip_address(a).is_loopback for a in addresses) else None
 
 
-def test_a_name_resolving_to_a_private_address_is_recorded_as_blocked_ssrf(db_url, tmp_path):
+def test_a_name_resolving_to_a_private_address_is_recorded_as_blocked_ssrf(sqlite_url, tmp_path):
     name = loopback_host_name()
     if name is None:
         pytest.skip("no host name here resolves to loopback only")
@@ -469,10 +467,10 @@ def test_a_name_resolving_to_a_private_address_is_recorded_as_blocked_ssrf(db_ur
         target = private.url(private.articles[0].path).replace("127.0.0.1", name)
         public.misbehave(public.articles[0].path, Fault.redirect(target))
         hop = public.article_url(public.articles[0].slug)
-        track(db_url, [hop, target])
-        check_once(db_url, config)
+        track(sqlite_url, [hop, target])
+        check_once(sqlite_url, config)
         assert private.requests == []  # the guard itself held
-        seen = articles(db_url, [hop, target])
+        seen = articles(sqlite_url, [hop, target])
         assert {u: reason_of(a) for u, a in seen.items()} == dict.fromkeys(
             [hop, target], "blocked_ssrf"
         )
@@ -507,15 +505,15 @@ def check_once(db_url: str, config: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(command, env=env, cwd=REPO, capture_output=True, timeout=120)
 
 
-def test_a_redirect_to_another_scheme_is_recorded_as_unsupported_scheme(db_url, tmp_path):
+def test_a_redirect_to_another_scheme_is_recorded_as_unsupported_scheme(sqlite_url, tmp_path):
     config = write_config(tmp_path / "redline.toml", private=False)
     with NewsSite(articles=2, host=PUBLIC[0]) as site:
         site.misbehave(site.articles[0].path, Fault.redirect("file:///etc/passwd"))
         site.misbehave(site.articles[1].path, Fault.redirect("ftp://127.0.0.1/x"))
         urls = [site.article_url(a.slug) for a in site.articles]
-        track(db_url, urls)
-        check_once(db_url, config)
-    seen = articles(db_url, urls)
+        track(sqlite_url, urls)
+        check_once(sqlite_url, config)
+    seen = articles(sqlite_url, urls)
     assert {u: reason_of(a) for u, a in seen.items()} == dict.fromkeys(urls, "unsupported_scheme")
 
 

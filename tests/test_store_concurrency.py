@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -21,31 +20,33 @@ from storage import open_store
 from storage.model import Outcome
 from tests.conftest import NOW, REPO
 
-START_DELAY = 2.0  # seconds for the children to import and connect before they race
-
 
 def run_workers(commands: list[list[str]]) -> list[str]:
-    """Run `storage_worker` children at once; return their stdout lines (all must succeed)."""
+    """Run `storage_worker` children, let them race once every one is connected (each says
+    READY, then all get GO at once); return their stdout lines (all must succeed)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.storage_worker", *command],
             cwd=REPO,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for command in commands
     ]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline() == "READY\n", child.stderr
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("GO\n")
+        child.stdin.flush()
     outputs = [child.communicate(timeout=120) for child in children]
     failures = [err for child, (_, err) in zip(children, outputs, strict=True) if child.returncode]
     assert not failures, "worker failed:\n" + "\n".join(failures)
     return [line for out, _ in outputs for line in out.splitlines()]
-
-
-def start_at() -> str:
-    return str(time.time() + START_DELAY)
 
 
 @pytest.mark.parametrize("processes", [2, 4])
@@ -53,10 +54,9 @@ def test_racing_writers_append_gapless_revisions(db_url: str, processes: int) ->
     per_process = 15
     with open_store(db_url) as store:
         article, _ = store.add_article("https://news.example/race", NOW)
-    go = start_at()
     lines = run_workers(
         [
-            ["record", db_url, str(article.id), f"w{k}", str(per_process), "3", go]
+            ["record", db_url, str(article.id), f"w{k}", str(per_process), "3"]
             for k in range(processes)
         ]
     )
@@ -91,9 +91,8 @@ def test_repeated_fetch_id_from_two_processes_is_recorded_once(db_url: str) -> N
     """Two workers retrying the same fetch: one revision; the other call is a duplicate."""
     with open_store(db_url) as store:
         article, _ = store.add_article("https://news.example/retry", NOW)
-    go = start_at()
     # Both children use the tag "same": identical fetch ids, identical pages, in the same order.
-    lines = run_workers([["record", db_url, str(article.id), "same", "10", "3", go]] * 2)
+    lines = run_workers([["record", db_url, str(article.id), "same", "10", "3"]] * 2)
     records = [line.split() for line in lines if line.startswith("REC")]
     by_fetch = Counter(r[1] for r in records)
     assert set(by_fetch.values()) == {2}
@@ -113,9 +112,8 @@ def test_claims_never_overlap_and_expired_leases_are_reclaimed(db_url: str) -> N
         ids = {store.add_article(f"https://news.example/a/{i}", NOW)[0].id for i in range(40)}
 
     def claim_all(owners: list[str], at: str) -> list[tuple[str, int]]:
-        go = start_at()
         return _claims(
-            run_workers([["claim", db_url, o, at, "3", str(lease), "10", go] for o in owners])
+            run_workers([["claim", db_url, o, at, "3", str(lease), "10"] for o in owners])
         )
 
     first = claim_all(["p1", "p2", "p3", "p4"], NOW.isoformat())
