@@ -1,8 +1,7 @@
 """The CPU-heavy part of one check, run in a worker process: extract, hash, compare.
 
 Pure: bytes and values in, values out. It runs in a process pool so that extraction and diffing
-never stall fetching (measured: a 2-process pool doubled items/s over inline work on 2 cores,
-a thread pool was slower than inline; shared/reference/long-lived-crawl.md section 5).
+never stall fetching: CPU-bound Python in a thread would hold the event loop's GIL instead.
 
 Most re-checks find the article unchanged under new noise. For those, `analyse` with
 `previous_pending=True` runs only the fast re-check (parse, fingerprint of the remembered

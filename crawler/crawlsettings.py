@@ -1,7 +1,7 @@
 """Crawl settings: plain values from the configuration, and the Scrapy settings built from them.
 
 Scrapy's defaults are for scraping, not for untrusted input; every line below that differs from
-them says why (see shared/reference/reliability.md, Part B).
+them says why.
 """
 
 from __future__ import annotations

@@ -28,8 +28,9 @@ class Received:
     path: str
     headers: dict[str, str]  # lower-case names
     body: bytes
-    at: float  # time.monotonic() when it arrived
+    at: float  # time.monotonic() when it was answered
     status: int  # what it was answered
+    wall: float = 0.0  # time.time() when it was answered
 
     @property
     def json(self) -> Any:
@@ -98,7 +99,8 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
                 receiver.hold.wait(30)
             status = receiver.answer()
             headers = {k.lower(): v for k, v in self.headers.items()}
-            receiver.record(Received(self.path, headers, body, time.monotonic(), status))
+            received = Received(self.path, headers, body, time.monotonic(), status, time.time())
+            receiver.record(received)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

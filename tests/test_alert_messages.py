@@ -119,7 +119,7 @@ def test_headline_edit(edited):
     assert (payload["old_headline"], payload["new_headline"]) == (OLD_HEADLINE, NEW_HEADLINE)
     assert (payload["previous_revision"], payload["revision"]) == (1, 2)
     assert payload["url"] == URL and payload["site"] == "kyivindependent.com"
-    assert payload["fetched_at"] == "2024-12-28T08:00:00+00:00"
+    assert payload["fetched_at"] == "2024-12-28T08:00:00.000+00:00"
     assert payload["diff_url"] == link == diff_url(BASE, 7, 1, 2)
     assert payload["idempotency_key"] == "key-1" and payload["test"] is False
     change = payload["changes"][0]
@@ -183,7 +183,7 @@ def test_events(edited, kind, event, detail, label):
     payload = message.payload
     assert payload["event"] == str(event) and payload["event_detail"] == (detail or None)
     assert payload["revision"] is None and payload["changes"] == [] and payload["diff_url"] is None
-    assert payload["fetched_at"] == "2024-12-29T06:00:00+00:00"
+    assert payload["fetched_at"] == "2024-12-29T06:00:00.000+00:00"
 
 
 def test_new_article(edited):

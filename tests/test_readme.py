@@ -42,3 +42,29 @@ def _all_commands(group: click.Group, prefix: str = "redline") -> list[str]:
 def test_every_cli_command_is_documented():
     missing = [name for name in _all_commands(cli) if f"`{name}" not in README]
     assert missing == [], "document these commands in README.md's CLI reference"
+
+
+def test_every_test_the_readme_names_exists():
+    """A promise names its tests: each name and file must be there (renamed tests break it)."""
+    names = set(re.findall(r"`(test_\w+)`", README))
+    files = set(re.findall(r"`(tests/\w+\.py)`", README))
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "tests").glob("test_*.py"))
+    missing = sorted(n for n in names if f"def {n}(" not in source)
+    missing += sorted(f for f in files if not (REPO / f).exists())
+    assert missing == []
+
+
+def test_the_example_configuration_is_valid(tmp_path):
+    """Every key the example file sets (commented keys included, once uncommented) is known."""
+    from redline.alerting import alert_setup
+    from redline.config import load_config
+
+    example = (REPO / "deploy" / "redline.example.toml").read_text(encoding="utf-8")
+    alerts = example[example.index("# [web]") :]  # the other sections show alternatives
+    text = re.sub(r"(?m)^# ?(\[|[a-z_]+ = )", r"\1", alerts)
+    (tmp_path / "redline.toml").write_text(text, encoding="utf-8")
+    config = load_config(tmp_path / "redline.toml", environ={})
+    setup = alert_setup(
+        config, {"NEWSDESK_SECRET": "k", "TEAM_SLACK_URL": "json://127.0.0.1:9/hook"}
+    )
+    assert [r.name for r in setup.rules] == ["headlines", "daily"]

@@ -23,6 +23,8 @@ def _logging(verbose: bool) -> None:
     )
     # Apprise logs the URLs it cannot use, tokens included: our own messages say what failed.
     logging.getLogger("apprise").setLevel(logging.CRITICAL)
+    # APScheduler logs every run of every job at INFO (several lines a second): not news.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 _PIN_CPUS = click.option(

@@ -342,7 +342,7 @@ def entry_payload(facts: AlertFacts) -> dict[str, Any]:
         "headline_changed": facts.headline_changed,
         "revision": facts.revision,
         "previous_revision": facts.previous_revision,
-        "fetched_at": to_utc(facts.fetched_at).isoformat(timespec="seconds"),
+        "fetched_at": to_utc(facts.fetched_at).isoformat(timespec="milliseconds"),
         "fetched": fetched_text(facts.fetched_at),
         "event": facts.event,
         "event_detail": facts.event_detail,
