@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from crawler.errors import Reason
 from crawler.failures import classify
+from storage import Claim, Source
 
 log = logging.getLogger(__name__)
 # Statuses the daemon interprets itself (redirects are followed by Scrapy and reported in
@@ -33,8 +34,8 @@ class FetchJob:
     """One URL to fetch: an article check (`claim`) or a discovery source (`source`)."""
 
     url: str
-    claim: Any = None  # storage.Claim
-    source: Any = None  # storage.Source
+    claim: Claim | None = None
+    source: Source | None = None
     headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -110,7 +111,8 @@ class ArticleSpider(scrapy.Spider):
     async def failed(self, failure: Failure) -> AsyncIterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         host = urlparse_cached(request).hostname or ""
-        reason, message = classify(failure.value, request.meta, host)
+        error = failure.value if failure.value is not None else RuntimeError("unknown failure")
+        reason, message = classify(error, request.meta, host)
         await self._report(
             Fetched(
                 job=request.meta["job"],

@@ -137,6 +137,10 @@ def _channel(
 
     if not NAME.match(name):
         raise ConfigError(f"{where}: a channel name uses letters, digits, '.', '_' and '-' only")
+    if "secret" in value:
+        raise ConfigError(
+            f"{where}: a secret never goes in the file: use secret_env or secret_file"
+        )
     _only(value, _CHANNEL_KEYS, where)
     url = _secret(value, "url", environ, where, required=True)
     secret = _secret(value, "secret", environ, where, required=False)

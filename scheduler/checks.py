@@ -104,7 +104,9 @@ class ArticleChecker:
         await self.sites.close()
 
     async def check(self, fetched: Fetched) -> RecordResult:
-        claim: Claim = fetched.job.claim
+        claim = fetched.job.claim
+        if claim is None:
+            raise ValueError(f"{fetched.job.url}: not an article check (no claim)")
         now = self.clock()
         fetch_id = uuid.uuid4().hex
         seen = observe(claim, fetched)

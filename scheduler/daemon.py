@@ -306,9 +306,10 @@ class Daemon:
 
     async def handle(self, fetched: Fetched) -> None:
         job = fetched.job
-        if job.source is not None:
+        if job.source is not None or job.claim is None:
             await self.sources.check(fetched, self.owner)
             return
+        claim = job.claim
         recorded = None
         try:
             recorded = await self.checker.check(fetched)
@@ -316,7 +317,7 @@ class Daemon:
             log.exception("could not record the check of %s", job.url)
             self.checker.outcomes["error"] += 1
         finally:
-            self.outstanding.discard(job.claim.article_id)
+            self.outstanding.discard(claim.article_id)
             self._refill()
             if self.on_progress is not None:
                 self.on_progress(fetched, recorded)

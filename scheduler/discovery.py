@@ -42,6 +42,8 @@ class SourceChecker:
 
     async def check(self, fetched: Fetched, owner: str) -> int:
         source = fetched.job.source
+        if source is None:
+            raise ValueError(f"{fetched.job.url}: not a source check")
         now = self.clock()
         error = None
         added = 0

@@ -177,3 +177,36 @@ def test_a_bad_rule_stops_redline_before_anything_is_fetched(tmp_path, table, ke
         assert done.returncode == 1 and key in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
         assert site.requests == []
+
+
+def test_secrets_appear_in_no_output_and_no_table(tmp_path):
+    """A token in an Apprise URL and a webhook's HMAC key, both failing to send: neither is in
+    what `redline check` and `redline alerts` print, nor anywhere in the database."""
+    token = "TOKEN-8b1f2c0d9e"
+    with NewsSite(articles=1) as site, WebhookReceiver(status=500) as hook:
+        path = tmp_path / "r.toml"
+        path.write_text(
+            "allow_private_networks = true\n"
+            f'[alerts.channels.desk]\nurl = "{hook.url()}"\nsecret_env = "DESK_SECRET"\n'
+            '[alerts.channels.team]\nurl_env = "TEAM_URL"\n'
+            '[[alerts.rules]]\nname = "new"\nwhen = ["new_article"]\nchannels = ["desk", "team"]\n'
+        )
+        db = tmp_path / "r.sqlite"
+        environment = {
+            **env(f"sqlite:///{db}", path),
+            "TEAM_URL": hook.url(f"/apprise/{token}", scheme="json"),
+        }
+        redline(environment, "add", site.article_url(site.articles[0].slug))
+        runs = [
+            redline(environment, "check", "--all", "--workers", "0"),
+            redline(environment, "alerts", "list"),
+            redline(environment, "alerts", "show", "2"),
+            redline(environment, "alerts", "deliver"),
+            redline(environment, "--help"),
+        ]
+        assert len(hook.requests) >= 2  # both channels tried, and failed
+    printed = "".join(r.stdout + r.stderr for r in runs)
+    assert "HTTP 500" in printed
+    assert token not in printed and SECRET not in printed
+    stored = db.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("r.sqlite-*"))
+    assert token.encode() not in stored and SECRET.encode() not in stored
