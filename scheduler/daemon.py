@@ -144,41 +144,28 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(
             event_loop=loop, job_defaults={"misfire_grace_time": None, "coalesce": True}
         )
-        now = datetime.now(UTC)
-        self.scheduler.add_job(
-            self.feed,
-            "interval",
-            seconds=self.settings.feed_every,
-            id="feed",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=now,
-        )
+        self._every(self.feed, self.settings.feed_every)
         if self.alerts is not None:
-            self.scheduler.add_job(
-                self.alerts.tick,
-                "interval",
-                seconds=self.settings.alerts_every,
-                id="alerts",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=now,
-            )
+            self._every(self.alerts.tick, self.settings.alerts_every)
         if self.targets is None:
-            self.scheduler.add_job(
-                self.discover,
-                "interval",
-                id="discover",
-                seconds=self.settings.discovery_every,
-                max_instances=1,
-                coalesce=True,
-                next_run_time=now,
-            )
+            self._every(self.discover, self.settings.discovery_every)
         self.scheduler.start()
         log.info("redline running as %s on %s", self.owner, self.store.url)
         await self._stopped.wait()
         await self._shutdown()
         return self.exit_code
+
+    def _every(self, job: Callable[[], Any], seconds: float) -> None:
+        """A job run now, then every `seconds`, one run at a time."""
+        self.scheduler.add_job(
+            job,
+            "interval",
+            seconds=seconds,
+            id=job.__name__,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
 
     def _executor(self) -> Executor | None:
         if self.settings.workers <= 0:

@@ -195,7 +195,7 @@ def _answered(
         events.append(EventNote(EventKind.UNAVAILABLE, outcome.reason))
     if isinstance(outcome, FlipFlop):
         # What extraction learnt stays the latest revision's: the old page is not (yet) news.
-        count = article.flip_count + 1 if article.flip_hash == outcome.content_hash else 1
+        count = _sightings(article, outcome.content_hash)
         state = _with(state, flip_hash=outcome.content_hash, flip_count=count, memory=None)
         if count == 1:
             events.append(EventNote(EventKind.FLIP_FLOP, f"served revision {outcome.older} again"))
@@ -248,8 +248,12 @@ def _flip_flop(article: Claim, seen: Observation, settings: CheckSettings) -> bo
         return False
     if seen.older_revision is None:
         return False
-    count = article.flip_count + 1 if article.flip_hash == seen.content_hash else 1
-    return count < settings.flip_confirmations
+    return _sightings(article, seen.content_hash) < settings.flip_confirmations
+
+
+def _sightings(article: Claim, content_hash: str | None) -> int:
+    """How many checks in a row, this one included, have served this older version."""
+    return article.flip_count + 1 if article.flip_hash == content_hash else 1
 
 
 def _gone(
