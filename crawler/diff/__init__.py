@@ -21,8 +21,13 @@ a stored patch applies to the stored old value.
 
 `compare(None, page)` is a new article: one ADDED change (class substantive) per non-empty field
 and per feed item, in the same order as any other comparison. `compare(p, p) == ()`.
+
+`BACKEND` names the diff-match-patch that computes the diffs ("fast-diff-match-patch 2.1.0", or
+"diff-match-patch 20241021 (pure Python)" where the C++ wheel does not install); both give the
+same changes (see backend.py).
 """
 
+from crawler.diff.backend import BACKEND
 from crawler.diff.classify import (
     MINOR_MAX_WORDS,
     MINOR_MIN_SIMILARITY,
@@ -43,6 +48,7 @@ from crawler.diff.render import (
 from crawler.diff.text import WORK_BUDGET, diff_texts
 
 __all__ = [
+    "BACKEND",
     "MINOR_MAX_WORDS",
     "MINOR_MIN_SIMILARITY",
     "PAGE_FIELDS",

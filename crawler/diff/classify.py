@@ -135,8 +135,8 @@ def find_notes(diff: TextDiff) -> tuple[str, ...]:
 
 # Every wording in _NOTES contains one of these (keep them in step): windows without any are
 # skipped, which spares thousands of regex runs on a heavily rewritten article.
-_NOTE_STEMS = ("correct", "clarif", "regret", "earlier version", "amend", "editor", "note")
-_NOTE_STEMS += ("updat", "developing")
+_NOTE_STEMS: tuple[str, ...] = ("correct", "clarif", "regret", "earlier version", "amend")
+_NOTE_STEMS += ("editor", "note", "updat", "developing")
 
 
 def _mentions_a_note(window: tuple[str, str, str, str]) -> bool:

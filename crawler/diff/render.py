@@ -11,6 +11,7 @@ import difflib
 import html
 import re
 from itertools import zip_longest
+from typing import Literal
 
 from crawler.diff.pieces import NEW_SIDE, OLD_SIDE, Op, Piece, TextDiff
 from crawler.diff.text import token_ops
@@ -28,6 +29,13 @@ _TAGS = {
 }
 _COLOURS = {Op.DELETE: "\x1b[31m", Op.INSERT: "\x1b[32m", Op.MOVED_FROM: "\x1b[2;33m"}
 _COLOURS[Op.MOVED_TO] = "\x1b[33m"
+# difflib's opcodes: (tag, old from, old to, new from, new to)
+_Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
+_OPCODE_TAGS: dict[str, Literal["delete", "insert", "equal"]] = {
+    "=": "equal",
+    "-": "delete",
+    "+": "insert",
+}
 _MARKERS = {Op.DELETE: ("[-", "-]"), Op.INSERT: ("{+", "+}")}
 _MARKERS |= {Op.MOVED_FROM: ("[~", "~]"), Op.MOVED_TO: ("{~", "~}")}
 _RESET = "\x1b[0m"
@@ -90,8 +98,9 @@ def _rows(old: list[list[str]], new: list[list[str]], links: list[tuple[int, int
             cells = f'<td class="old">{left}</td><td class="new">{right}</td>'
             rows.append(f'<tr class="{kind}">{cells}</tr>')
 
+    no_paragraph: list[str] = []
     for a, b, c, d in [*_groups(links), (len(old), len(old) - 1, len(new), len(new) - 1)]:
-        for left, right in zip_longest(old[oi:a], new[nj:c], fillvalue=[]):
+        for left, right in zip_longest(old[oi:a], new[nj:c], fillvalue=no_paragraph):
             row([left], [right])
         row(old[a : b + 1], new[c : d + 1])
         oi, nj = b + 1, d + 1
@@ -145,19 +154,19 @@ def _elide(text: str, context: int, *, head: bool, tail: bool) -> str:
     return "".join(paragraphs[:keep_head]) + note + "".join(kept_tail)
 
 
-class _Grouper(difflib.SequenceMatcher):
+class _Grouper(difflib.SequenceMatcher[str]):
     """difflib's hunk grouping over opcodes we computed ourselves."""
 
-    def __init__(self, opcodes: list[tuple[str, int, int, int, int]]) -> None:
+    def __init__(self, opcodes: list[_Opcode]) -> None:
         self._opcodes = opcodes
 
-    def get_opcodes(self) -> list[tuple[str, int, int, int, int]]:
+    def get_opcodes(self) -> list[_Opcode]:
         return self._opcodes
 
 
-def _line_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+def _line_opcodes(a: list[str], b: list[str]) -> list[_Opcode]:
     ops, _ = token_ops(a, b)  # over the work budget: every line between common ends replaced
-    codes: list[tuple[str, int, int, int, int]] = []
+    codes: list[_Opcode] = []
     i = j = 0
     for op, count in ops:
         di, dj = (count if op != "+" else 0), (count if op != "-" else 0)
@@ -167,8 +176,7 @@ def _line_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, 
             _, i1, _, j1, _ = codes.pop()
             codes.append(("replace", i1, i + di, j1, j + dj))
         else:
-            tag = {"=": "equal", "-": "delete", "+": "insert"}[op]
-            codes.append((tag, i, i + di, j, j + dj))
+            codes.append((_OPCODE_TAGS[op], i, i + di, j, j + dj))
         i, j = i + di, j + dj
     return codes or [("equal", 0, 0, 0, 0)]
 

@@ -1,8 +1,8 @@
 """Word-level diffs of article text: paragraphs, then sentences, then words, in bounded work.
 
-The C++ diff-match-patch (fast-diff-match-patch) runs on token sequences mapped to one character
-per distinct token, never on raw characters: that keeps diffs readable (whole words), fast, and
-immune to whatever code points scraped text contains.
+diff-match-patch (the C++ port, or the pure-Python one where it does not install: see backend.py)
+runs on token sequences mapped to one character per distinct token, never on raw characters: that
+keeps diffs readable (whole words), fast, and immune to whatever code points scraped text contains.
 
 Bounded time without the silent-degradation trap: diff-match-patch's own `timelimit` gives up by
 reporting the whole sub-problem as deleted and re-inserted, without saying so. We never pass a time
@@ -18,17 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import fast_diff_match_patch as fdmp
-
+from crawler.diff.backend import Cleanup, Ops, token_diff
 from crawler.diff.moves import Move, core, cut, find_moves, splice
 from crawler.diff.pieces import NEW_SIDE, OLD_SIDE, Op, Piece, TextDiff, normalise, number_moves
 from crawler.diff.tokens import split_paragraphs, split_sentences, split_words
 
 # Cost units are (n + m) * (min(n, m) + 100) for the token counts n, m left after the common start
-# and end: measured on this machine at about 10 ns per unit in the worst case (random, unrelated
-# token strings). 2.5e6 units keep diff-match-patch under ~25 ms for one whole text. For scale:
-# an 8,000-word article with 30% of its sentences rewritten costs 0.8e6, two unrelated
-# 1,000-word texts 3.2e6 (so they come back coarse, which for unrelated texts loses nothing).
+# and end: an upper bound of diff-match-patch's work on them. The budget lets a heavily rewritten
+# long article be diffed word by word, while two unrelated texts come back coarse (which for
+# unrelated texts loses nothing); docs/diff.md has what it costs in time.
 WORK_BUDGET = 2_500_000
 
 
@@ -48,33 +46,11 @@ def token_ops(a: list[str], b: list[str]) -> tuple[list[tuple[str, int]], bool]:
     return _Differ().ops(a, b, "No")
 
 
-def _code_char(index: int) -> str:
-    """The index-th token's stand-in character, skipping the surrogate block."""
-    code = index + 0x100
-    return chr(code if code < 0xD800 else code + 0x800)
-
-
-def _token_diff(a: list[str], b: list[str], cleanup: str) -> list[tuple[str, int]]:
-    unique = dict.fromkeys(a)
-    unique.update(dict.fromkeys(b))
-    count = len(unique)
-    first = 0x100
-    chars = (
-        map(chr, range(first, first + count))
-        if first + count < 0xD800
-        else map(_code_char, range(count))
-    )
-    code = dict(zip(unique, chars, strict=False)).__getitem__
-    encoded_a, encoded_b = "".join(map(code, a)), "".join(map(code, b))
-    return fdmp.diff(encoded_a, encoded_b, timelimit=0, checklines=False, cleanup=cleanup)
-
-
 def _cost(n: int, m: int) -> int:
     return (n + m) * (min(n, m) + 100)
 
 
 Refine = Callable[[str, str], list[Piece]]  # a finer look at one changed stretch
-Ops = list[tuple[str, int]]  # ("=" | "-" | "+", token count) runs
 
 
 def _common_ends(a: list[str], b: list[str]) -> tuple[int, int]:
@@ -99,7 +75,7 @@ class _Differ:
         self.budget = WORK_BUDGET
         self.coarse = False
 
-    def ops(self, a: list[str], b: list[str], cleanup: str) -> tuple[Ops, bool]:
+    def ops(self, a: list[str], b: list[str], cleanup: Cleanup) -> tuple[Ops, bool]:
         """The token diff and True; or, when the budget cannot pay for it, the common start and
         end kept and everything between replaced, and False (the diff is then `coarse`)."""
         head, tail = _common_ends(a, b)
@@ -107,11 +83,13 @@ class _Differ:
         cost = _cost(n, m) if n and m else 0
         if cost <= self.budget and len(a) + len(b) < 0x10FFFF - 0x900:
             self.budget -= cost
-            return _token_diff(a, b, cleanup), True
+            return token_diff(a, b, cleanup), True
         self.coarse = True
         return [(op, k) for op, k in (("=", head), ("-", n), ("+", m), ("=", tail)) if k], False
 
-    def align(self, a: list[str], b: list[str], cleanup: str, refine: Refine | None) -> list[Piece]:
+    def align(
+        self, a: list[str], b: list[str], cleanup: Cleanup, refine: Refine | None
+    ) -> list[Piece]:
         """Diff two token lists; hand each changed stretch to `refine` for a finer look."""
         ops, exact = self.ops(a, b, cleanup)
         return self.pieces(a, b, ops, refine if exact else None)

@@ -8,6 +8,7 @@ furniture has already been cut. Its plain-text output has one paragraph per line
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
 import trafilatura
 from lxml import etree
@@ -17,7 +18,22 @@ from crawler.extract.furniture import is_furniture_paragraph
 from crawler.extract.profiles import SiteProfile
 from crawler.extract.text import normalise_text, word_count
 
-TRAFILATURA_OPTIONS = {
+
+class TrafilaturaOptions(TypedDict):
+    """The keyword arguments we give trafilatura.extract, typed so a wrong one fails mypy."""
+
+    output_format: str
+    fast: bool
+    favor_precision: bool
+    include_comments: bool
+    include_tables: bool
+    include_images: bool
+    include_links: bool
+    deduplicate: bool
+    with_metadata: bool
+
+
+TRAFILATURA_OPTIONS: TrafilaturaOptions = {
     "output_format": "txt",
     "fast": True,
     "favor_precision": True,

@@ -189,8 +189,12 @@ def _extract_text(
     if tree is not None:  # already re-checked on these very bytes
         return _full(source, tree, url, profile, memory, previous, site)
     tree = LexborHTMLParser(source)
-    remembered = memory is not None and previous is not None and memory.fingerprint
-    if remembered and mem.fingerprint(tree, memory) == memory.fingerprint:
+    if (
+        memory is not None
+        and previous is not None
+        and memory.fingerprint
+        and mem.fingerprint(tree, memory) == memory.fingerprint
+    ):
         return Extraction(page=previous, memory=memory, reused=True, site=site)
     return _full(source, tree, url, profile, memory, previous, site)
 

@@ -92,7 +92,7 @@ def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
             if text is not None:
                 return Decoded(text, declared)
     guess = charset_normalizer.from_bytes(data[:65536]).best()
-    name = _codec(guess.encoding) if guess is not None else None
-    if name and name not in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
-        return Decoded(data.decode(name, errors="replace"), name)
+    guessed = _codec(guess.encoding) if guess is not None else None
+    if guessed and guessed not in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
+        return Decoded(data.decode(guessed, errors="replace"), guessed)
     return Decoded(data.decode("utf-8", errors="replace"), "utf-8")

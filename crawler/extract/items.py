@@ -71,7 +71,7 @@ def _time_of(found: list[Any], zone: tzinfo) -> tuple[str, Any]:
 
 def _markup_key(node: etree._Element) -> str | None:
     for attr in ("id", "data-id", "data-post-id", "data-item-id", "data-key"):
-        value = node.get(attr)
+        value: str | None = node.get(attr)
         if value and value.strip():
             return "id:" + value.strip()
     for link in node.iter("a"):
@@ -169,8 +169,7 @@ def _generic_item(node: etree._Element, zone: tzinfo) -> FeedItem | None:
         lines = [ln for ln in lines if ln != shown] if shown else lines
         if shown and lines and lines[0].startswith(shown):
             lines[0] = lines[0][len(shown) :].strip()
-    elif _CLOCK.match(lines[0]):
-        match = _CLOCK.match(lines[0])
+    elif (match := _CLOCK.match(lines[0])) is not None:
         time_text, time = match.group(0).strip(), None
         lines[0] = lines[0][match.end() :].strip()
     else:

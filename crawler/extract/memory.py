@@ -3,9 +3,9 @@
 After a full extraction we learn the lowest element that holds (nearly) all of the body, a CSS
 selector that finds exactly that element, a selector for the headline, and a fingerprint of their
 text plus the declared dates and authors. A later version whose fingerprint is the same has an
-unchanged article, whatever moved around it, and the previous Page is reused (~0.5 ms instead of
-~10 ms). Blocks inside the container whose text changed while the Page did not are remembered as
-volatile and left out of the fingerprint, and their text out of the body.
+unchanged article, whatever moved around it, and the previous Page is reused (a fraction of what
+a full extraction costs). Blocks inside the container whose text changed while the Page did not
+are remembered as volatile and left out of the fingerprint, and their text out of the body.
 """
 
 from __future__ import annotations

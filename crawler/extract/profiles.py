@@ -117,9 +117,9 @@ class SiteProfile:
     name: str = ""
 
     def is_live_url(self, url: str) -> bool:
-        return (
-            bool(self.live_url) and re.search(self.live_url, urlsplit(url).path or "/") is not None
-        )
+        if not self.live_url:
+            return False
+        return re.search(self.live_url, urlsplit(url).path or "/") is not None
 
 
 def _selectors(host: str, key: str, value: Any) -> tuple[Selector, ...]:

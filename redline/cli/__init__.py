@@ -7,6 +7,7 @@ import sys
 import click
 
 from redline import __version__
+from redline.cli.alerts import alerts_group
 from redline.cli.app import App, fail_cleanly
 from redline.cli.articles import add_command, list_command
 from redline.cli.crawl import check_command, run_command, sources_group, status_command
@@ -48,7 +49,9 @@ class RedlineGroup(click.Group):
     type=click.Path(dir_okay=False),
     help="Configuration file (TOML) [env REDLINE_CONFIG]",
 )
-@click.version_option(__version__, prog_name="redline")
+@click.custom_version_option(  # the differ is imported only when asked: --help stays quick
+    lambda _: f"redline {__version__} (differ: {__import__('crawler.diff').diff.BACKEND})"
+)
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, config_path: str | None) -> None:
     """Redline watches news articles and keeps every version of them."""
@@ -69,6 +72,7 @@ COMMANDS: tuple[click.Command, ...] = (
     check_command,
     status_command,
     sources_group,
+    alerts_group,
 )
 for _command in COMMANDS:
     cli.add_command(_command)
