@@ -476,23 +476,25 @@ def test_a_name_resolving_to_a_private_address_is_recorded_as_blocked_ssrf(sqlit
         )
 
 
-def test_sigterm_during_a_hanging_fetch_exits_0_and_leaves_no_lease(db_url, tmp_path):
+def test_sigterm_during_a_hanging_fetch_exits_0_and_leaves_no_lease(sqlite_url, tmp_path):
     config = write_config(tmp_path / "redline.toml", timeout=5.0)
     with NewsSite(articles=4) as site, workers_cleanup([]) as running:
         urls = [site.article_url(a.slug) for a in site.articles]
         stuck = site.articles[0].path
         site.misbehave(stuck, Fault.hang())
-        track(db_url, urls)
-        worker = start_worker(db_url, config, tmp_path / "w.log")
+        track(sqlite_url, urls)
+        worker = start_worker(sqlite_url, config, tmp_path / "w.log")
         running.append(worker)
         wait_until(
-            lambda: sum(revision_counts(db_url, urls).values()) == 3 and site.requests_to(stuck),
+            lambda: (
+                sum(revision_counts(sqlite_url, urls).values()) == 3 and site.requests_to(stuck)
+            ),
             60,
             "the other articles to be recorded while one fetch hangs",
         )
         assert worker.stop(timeout=30) == 0, worker.text()[-3000:]  # bounded by the timeout
-    assert sql(db_url, "SELECT url FROM articles WHERE lease_owner IS NOT NULL") == []
-    stuck_article = articles(db_url, [urls[0]])[urls[0]]
+    assert sql(sqlite_url, "SELECT url FROM articles WHERE lease_owner IS NOT NULL") == []
+    stuck_article = articles(sqlite_url, [urls[0]])[urls[0]]
     assert reason_of(stuck_article) in (None, "timeout")  # given back, or recorded as timeout
 
 
@@ -535,10 +537,10 @@ main()
 """
 
 
-def test_a_crawl_that_ends_unexpectedly_exits_1_so_systemd_restarts_it(db_url, tmp_path):
+def test_a_crawl_that_ends_unexpectedly_exits_1_so_systemd_restarts_it(sqlite_url, tmp_path):
     config = write_config(tmp_path / "redline.toml")
     log = tmp_path / "worker.log"
-    worker = start_worker(db_url, config, log, wait=False, script=CRAWL_ENDS)
+    worker = start_worker(sqlite_url, config, log, wait=False, script=CRAWL_ENDS)
     try:
         assert worker.proc.wait(timeout=90) == 1
     finally:

@@ -21,8 +21,6 @@ def _logging(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Apprise logs the URLs it cannot use, tokens included: our own messages say what failed.
-    logging.getLogger("apprise").setLevel(logging.CRITICAL)
     # APScheduler logs every run of every job at INFO (several lines a second): not news.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 import warnings
@@ -52,6 +53,10 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _REASON_CHARS = 200
+# Apprise logs the URLs it loads and fails on, tokens and passwords included, from DEBUG to
+# ERROR. Whatever logging the process sets up, none of it may reach a log: what failed is said
+# by DeliveryError, with the URL masked.
+logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
 
 
 def _user_agent() -> str:
