@@ -8,7 +8,7 @@ Writes in two phases, from `--writers` processes that each own a slice of the ar
 daemon workers holding leases would):
 
 1. the store's write path as the daemon drives it: `--revisions` revisions over `--articles`
-   articles, each result already hashed and compressed (`FetchResult.encoded`, the work the
+   articles, each check already hashed and compressed (`NewRevision.encoded`, the work the
    daemon's process pool does), recorded with `Store.record_many` in batches of `--batch`. The
    encoding is done untimed, a chunk at a time, between timed chunks of writing;
 2. end to end, as before the pool took that work over: `--tail` more revisions per article
@@ -40,7 +40,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,13 +49,12 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from storage import codec, open_store  # noqa: E402
+from storage import CheckRecord, Decision, NewRevision, codec, open_store  # noqa: E402
 from storage.model import (  # noqa: E402
     Change,
     ChangeClass,
     ChangeKind,
     EncodedPage,
-    FetchResult,
     Page,
 )
 from tests.databases import PG_URL, scratch_schema  # noqa: E402
@@ -121,29 +119,32 @@ def body_change(old: Page | None, new: Page) -> list[Change]:
 # --- writing ----------------------------------------------------------------------------------
 def fetch_result(
     pool: ContentPool, article: int, number: int, encoded: EncodedPage | None = None
-) -> FetchResult:
+) -> CheckRecord:
+    """A decided check that writes revision `number` (the store hashes and compresses it
+    unless `encoded` is given)."""
     page, raw = pool.revision(article, number)
-    return FetchResult(
-        fetch_id=f"b-{article}-{number}",
-        article_id=article,
-        fetched_at=T0 + timedelta(minutes=number),
-        next_check_at=T0,
+    revision = NewRevision(
         page=page,
-        raw_html=raw,
+        content_hash=encoded.content_hash if encoded else codec.content_hash(page),
         base_revision=number - 1,
-        http_status=200,
         changes=tuple(body_change(None, page)) if number > 1 else (),
+        raw_html=raw,
         encoded=encoded,
-        flip_confirmations=3,  # as the daemon sets it: one more lookup per revision
+    )
+    return CheckRecord(
+        f"b-{article}-{number}",
+        article,
+        T0 + timedelta(minutes=number),
+        Decision(revision, next_check_at=T0),
+        http_status=200,
     )
 
 
-def pre_encoded(pool: ContentPool, article: int, number: int) -> FetchResult:
+def pre_encoded(pool: ContentPool, article: int, number: int) -> CheckRecord:
     """What the daemon's process pool hands the writer: hash and compressed forms made."""
-    result = fetch_result(pool, article, number)
-    assert result.page is not None
-    _, encoded = codec.encode_fetch(result.page, result.raw_html)
-    return replace(result, encoded=encoded)
+    page, raw = pool.revision(article, number)
+    _, encoded = codec.encode_fetch(page, raw)
+    return fetch_result(pool, article, number, encoded)
 
 
 class Phase:
@@ -208,7 +209,7 @@ def writer(
         if profiler:
             profiler.enable()
         for i in range(0, len(results), args.batch):
-            store.record_many(results[i : i + args.batch], compare=body_change)
+            store.record_many(results[i : i + args.batch])
         if profiler:
             profiler.disable()
         cpu += time.process_time()
@@ -219,7 +220,7 @@ def writer(
     phases[1].go.wait()
     cpu = -time.process_time()
     for a, n in tail:
-        store.record(fetch_result(pool, a, n), compare=body_change)
+        store.record(fetch_result(pool, a, n))
     cpu += time.process_time()
     phases[1].done.wait()
     out.put((k, 1, len(tail), cpu))
