@@ -76,7 +76,7 @@ class AlertSetup:
 
 def alert_setup(config: Config, environ: Mapping[str, str]) -> AlertSetup:
     """Read and check `[alerts]`; raise ConfigError naming the key at the first problem."""
-    from scheduler.alerts.delivery import DeliverySettings, RuleMessages
+    from scheduler.alerts.settings import DeliverySettings, RuleMessages
 
     table = dict(config.alerts)
     where = _where(config, "[alerts]")

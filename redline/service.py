@@ -147,7 +147,8 @@ def build_daemon(
     checks = check_settings(config)
     site_profiles = profiles(config)
     setup = alert_setup(config, os.environ if environ is None else environ)
-    build_channels(setup)  # a channel that cannot be built stops Redline now
+    if setup.channels:
+        build_channels(setup)  # a channel that cannot be built stops Redline now
 
     def build() -> Daemon:
         owner = worker_name()
@@ -168,11 +169,11 @@ def build_daemon(
 
 def dispatcher(config: Config, store: Any, setup: AlertSetup, owner: str) -> Any:
     """The alert sender of one process, or None when no channel is configured."""
+    if not setup.channels:
+        return None
     from scheduler.alerts.confirm import confirmer
     from scheduler.alerts.delivery import AlertDispatcher
 
-    if not setup.channels:
-        return None
     crawl = crawl_settings(config)
     return AlertDispatcher(
         store,

@@ -23,15 +23,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler.analysis import pool_worker_started
 from crawler.crawlsettings import CrawlSettings, scrapy_settings
 from crawler.spider import ArticleSpider, Fetched, FetchJob
-from scheduler.alerts.delivery import AlertDispatcher
 from scheduler.checks import ArticleChecker
 from scheduler.discovery import SourceChecker
 from storage import Claim, StorageError, Store
+
+if TYPE_CHECKING:
+    from scheduler.alerts.delivery import AlertDispatcher
 
 log = logging.getLogger("redline.daemon")
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from datetime import UTC, datetime
@@ -146,6 +145,8 @@ def deliver_command(app: App, as_json: bool) -> None:
     Example:
       redline alerts deliver
     """
+    import asyncio
+
     setup = _setup(app, required=True)
     report = asyncio.run(_deliver(app, setup))
     counts = {
@@ -191,6 +192,8 @@ def test_command(app: App, rule: str) -> None:
     if found is None:
         known = ", ".join(r.name for r in setup.rules) or "none"
         raise click.ClickException(f"no alert rule named {rule!r} (rules: {known})")
+    import asyncio
+
     results = asyncio.run(_send_test(app, setup, found))
     failed = 0
     for channel, error in results:

@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from crawler.politeness import backoff_delay
 from scheduler.alerts.channels import Channel, DeliveryError
 from scheduler.alerts.facts import AlertFacts, facts_for
-from scheduler.alerts.messages import Message, Templates, build_message
+from scheduler.alerts.messages import Message, build_message
+from scheduler.alerts.settings import DeliverySettings, RuleMessages
 from storage import (
     Alert,
     AlertBatch,
@@ -36,27 +37,6 @@ from storage import (
 log = logging.getLogger("redline.alerts")
 Confirm = Callable[[Article, Revision, Revision | None], Awaitable[bool]]
 """A second look before sending: False when the change is no longer served (then dropped)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverySettings:
-    """How alerts are sent: `[alerts]` in the configuration file."""
-
-    max_attempts: int = 8  # then the alert is marked failed
-    retry_base: float = 30.0  # seconds before the first retry; doubles, with jitter
-    retry_cap: float = 3600.0  # the longest wait between two tries
-    jitter: float = 0.2
-    lease_seconds: float = 300.0  # longer than a send can take, queueing included
-    per_channel: int = 8  # messages in flight per channel
-    base_url: str | None = None  # the web app's address, for links to diff pages
-
-
-@dataclass(frozen=True, slots=True)
-class RuleMessages:
-    """What delivery needs of a rule: its templates and whether to look again first."""
-
-    templates: Templates | None = None
-    confirm: bool = False
 
 
 @dataclass(slots=True)
