@@ -93,14 +93,6 @@ class History(SqlBase):
         data["notes"] = json.loads(data["notes"])
         return codec.change_from_dict(data)
 
-    def _load_page(self, tx: Tx, article_id: int, number: int) -> Any:
-        row = tx.one(
-            "SELECT c.page FROM revisions r JOIN revision_content c ON c.revision_id = r.id "
-            "WHERE r.article_id = ? AND r.number = ?",
-            (article_id, number),
-        )
-        return codec.decode_page(row["page"])
-
     def raw_html(self, article_id: int, number: int) -> bytes | None:
         with self._read() as tx:
             row = tx.one(
