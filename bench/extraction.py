@@ -1,16 +1,21 @@
 """Body extraction quality and speed on the 91-page corpus, scored as its README says.
 
     python bench/extraction.py [--corpus DIR] [--passes 3] [--worst 10] [--no-noise] [--json]
+    python bench/extraction.py --folds 5 --no-speed --no-noise   # per fold, beside trafilatura
 
 Quality: 4-token `\\w+` shingles, per-page precision and recall averaged over pages, F1 from the
-averages; accuracy = share of pages whose token sequence equals the truth. Speed: one untimed
-warm-up pass, then timed passes, medians per page; run it pinned (`taskset -c 1`).
+averages; accuracy = share of pages whose token sequence equals the truth. `--folds K` also
+scores K folds of the pages, split by site (a site's pages always share a fold), each beside
+plain trafilatura on the same pages: what a change does to pages it was not tuned on.
+Speed: one untimed warm-up pass, then timed passes, medians per page; run it pinned
+(`taskset -c 1`).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import re
 import statistics
@@ -24,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from crawler.extract import extract  # noqa: E402
 from crawler.extract.core import _lxml_tree  # noqa: E402,F401  (warms trafilatura imports)
+from crawler.urls import registrable_domain  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction"
 _TOKEN = re.compile(r"\w+")
@@ -93,6 +99,39 @@ def score(pages: list[tuple[str, str, bytes, str]]) -> dict:
             for k, u, p, r, _, kd in worst
         ],
     }
+
+
+def fold_of(url: str, folds: int) -> int:
+    """A site's fold, the same on every run and machine (a hash of its registrable domain)."""
+    digest = hashlib.blake2b(registrable_domain(url).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % folds
+
+
+def by_fold(pages: list[tuple[str, str, bytes, str]], folds: int) -> list[dict]:
+    """Precision, recall and F1 per fold, for Redline and for plain trafilatura."""
+    import trafilatura
+
+    rows = []
+    for fold in range(folds):
+        chosen = [p for p in pages if fold_of(p[1], folds) == fold]
+        plain = [page_scores(trafilatura.extract(raw, url=url) or "", truth)
+                 for _, url, raw, truth in chosen]  # fmt: skip
+        rows.append({
+            "fold": fold,
+            "pages": len(chosen),
+            "sites": len({registrable_domain(p[1]) for p in chosen}),
+            "redline": _averages([page_scores(extract(raw, url).page.text, truth)
+                                  for _, url, raw, truth in chosen]),
+            "trafilatura": _averages(plain),
+        })  # fmt: skip
+    return rows
+
+
+def _averages(scores: list[tuple[float | None, float | None]]) -> dict:
+    precision = statistics.fmean(p for p, _ in scores if p is not None)
+    recall = statistics.fmean(r for _, r in scores if r is not None)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"P": round(precision, 4), "R": round(recall, 4), "F1": round(f1, 4)}
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -189,10 +228,13 @@ def main() -> None:
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--no-noise", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--folds", type=int, default=0, help="also score K folds by site")
     args = parser.parse_args()
     pages = load_corpus(args.corpus)
     result = score(pages)
     result["worst"] = result["worst"][: args.worst]
+    if args.folds:
+        result["folds"] = by_fold(pages, args.folds)
     if not args.no_speed:
         result["speed"] = timings(pages, args.passes)
     if not args.no_noise:
@@ -210,6 +252,9 @@ def main() -> None:
     for row in result["worst"]:
         p, r = row["precision"], row["recall"]
         print(f"  {row['id']}  {p:.3f}  {r:.3f}  {row['kind']}  {row['url']}")
+    for row in result.get("folds", []):
+        print(f"fold {row['fold']}: {row['pages']} pages, {row['sites']} sites  "
+              f"redline {row['redline']}  trafilatura {row['trafilatura']}")  # fmt: skip
     for section in ("speed", "noise"):
         if section in result:
             print(f"{section}:")
