@@ -14,7 +14,8 @@ import json
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,8 +29,8 @@ class Received:
     path: str
     headers: dict[str, str]  # lower-case names
     body: bytes
-    at: float  # time.monotonic() when it was answered
-    status: int  # what it was answered
+    at: float  # time.monotonic() when it was answered (or arrived, while it is held)
+    status: int  # what it was answered; 0 while it is held
     wall: float = 0.0  # time.time() when it was answered
 
     @property
@@ -53,6 +54,7 @@ class WebhookReceiver:
     hold: threading.Event | None = None  # when set: keep requests waiting until released
     requests: list[Received] = field(default_factory=list)
     arrived: int = 0  # requests that reached the receiver, answered or still held
+    on_arrival: Callable[[], None] = lambda: None  # called in the server's thread
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -69,17 +71,28 @@ class WebhookReceiver:
         self._server.shutdown()
         self._server.server_close()
 
-    def url(self, path: str = "/hook", scheme: str = "http") -> str:
+    @property
+    def port(self) -> int:
         assert self._server is not None
-        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}{path}"
+        return int(self._server.server_address[1])
+
+    def url(self, path: str = "/hook", scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def answer(self) -> int:
         with self._lock:
             return self.script.pop(0) if self.script else self.status
 
-    def record(self, received: Received) -> None:
+    def record(self, received: Received) -> int:
         with self._lock:
             self.requests.append(received)
+            self.arrived += 1
+            return len(self.requests) - 1
+
+    def answered(self, index: int, status: int) -> None:
+        with self._lock:
+            now = replace(self.requests[index], status=status, at=time.monotonic())
+            self.requests[index] = replace(now, wall=time.time())
 
     def delivered(self) -> list[Received]:
         """The requests answered 2xx."""
@@ -93,15 +106,16 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with receiver._lock:
-                receiver.arrived += 1
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            index = receiver.record(Received(self.path, headers, body, time.monotonic(), 0))
+            receiver.on_arrival()
             if receiver.hold is not None:
                 receiver.hold.wait(30)
             status = receiver.answer()
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            received = Received(self.path, headers, body, time.monotonic(), status, time.time())
-            receiver.record(received)
+            receiver.answered(index, status)
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "/elsewhere")
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -116,8 +130,10 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         parsed = email.message_from_bytes(envelope.content, policy=default_policy)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)

@@ -4,7 +4,6 @@ Apprise json://), a socket that never answers, and a real SMTP server (aiosmtpd)
 from __future__ import annotations
 
 import asyncio
-import email
 import hashlib
 import hmac
 import io
@@ -12,15 +11,10 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from scheduler.alerts.channels import (
     AppriseChannel,
@@ -34,98 +28,21 @@ from scheduler.alerts.channels import (
 )
 from scheduler.alerts.facts import sample_facts
 from scheduler.alerts.messages import Message, build_message
+from tests.receivers import Mailbox, SmtpReceiver, WebhookReceiver, free_port
 
 SECRET = "s3cret-signing-key"
 
 
-@dataclass
-class Request:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """What the test server received, and how it answers."""
-
-    port: int = 0
-    status: int = 200
-    requests: list[Request] = field(default_factory=list)
-    hold: threading.Event | None = None  # set: answer; unset: keep the request waiting
-    on_arrival: Callable[[], None] = lambda: None
-
-    def url(self, scheme: str, path: str) -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            receiver.requests.append(Request(self.path, dict(self.headers.items()), body))
-            receiver.on_arrival()
-            if receiver.hold is not None:
-                receiver.hold.wait(10)
-            self.send_response(receiver.status)
-            if 300 <= receiver.status < 400:
-                self.send_header("Location", "/elsewhere")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    got = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(got))
-    server.daemon_threads = True
-    got.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as got:
         yield got
-    finally:
-        if got.hold is not None:
-            got.hold.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))  # type: ignore[attr-defined]
-        parsed = email.message_from_bytes(envelope.content, policy=default_policy)  # type: ignore[attr-defined]
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, Mailbox]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, mailbox
-    finally:
-        controller.stop()
+    with SmtpReceiver() as server:
+        yield server.port, server.mailbox
 
 
 def message(*, test: bool = False) -> Message:
@@ -150,7 +67,7 @@ def deliver(channel: Channel, sent: Message) -> None:
 
 
 def test_webhook_arrives_once_signed(receiver):
-    channel = build_channel("hook", receiver.url("http", "/hook?token=abc"), secret=SECRET)
+    channel = build_channel("hook", receiver.url("/hook?token=abc", scheme="http"), secret=SECRET)
     assert isinstance(channel, WebhookChannel)
     sent = message()
     before = int(time.time())
@@ -158,11 +75,11 @@ def test_webhook_arrives_once_signed(receiver):
     (request,) = receiver.requests
     assert request.path == "/hook?token=abc"
     expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(request.headers["X-Redline-Signature"], expected)
-    assert request.headers["Idempotency-Key"] == "desk:1:3"
-    assert before <= int(request.headers["X-Redline-Timestamp"]) <= int(time.time())
-    assert request.headers["Content-Type"] == "application/json"
-    assert request.headers["User-Agent"].startswith("Redline/")
+    assert hmac.compare_digest(request.headers["x-redline-signature"], expected)
+    assert request.headers["idempotency-key"] == "desk:1:3"
+    assert before <= int(request.headers["x-redline-timestamp"]) <= int(time.time())
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"].startswith("Redline/")
     payload = json.loads(request.body.decode("utf-8"))
     assert payload == sent.payload
     assert payload["new_headline"] == "Council approves revised city budget"
@@ -170,15 +87,15 @@ def test_webhook_arrives_once_signed(receiver):
 
 
 def test_webhook_without_secret_is_not_signed(receiver):
-    deliver(build_channel("hook", receiver.url("http", "/plain")), message())
+    deliver(build_channel("hook", receiver.url("/plain", scheme="http")), message())
     (request,) = receiver.requests
-    assert "X-Redline-Signature" not in request.headers
+    assert "x-redline-signature" not in request.headers
 
 
 @pytest.mark.parametrize(("status", "error"), [(500, "HTTP 500"), (404, "HTTP 404")])
 def test_webhook_error_status(receiver, status, error):
     receiver.status = status
-    channel = build_channel("hook", receiver.url("http", "/hook/tok3n"), secret=SECRET)
+    channel = build_channel("hook", receiver.url("/hook/tok3n", scheme="http"), secret=SECRET)
     with pytest.raises(DeliveryError, match=f"^{error}$"):
         deliver(channel, message())
     assert len(receiver.requests) == 1
@@ -187,7 +104,7 @@ def test_webhook_error_status(receiver, status, error):
 def test_webhook_redirect_is_not_followed(receiver):
     receiver.status = 302
     with pytest.raises(DeliveryError, match="HTTP 302"):
-        deliver(build_channel("hook", receiver.url("http", "/hook")), message())
+        deliver(build_channel("hook", receiver.url("/hook", scheme="http")), message())
     assert [r.path for r in receiver.requests] == ["/hook"]
 
 
@@ -211,7 +128,7 @@ def test_webhook_connection_refused():
 
 
 def test_webhook_session_is_reused_on_one_loop(receiver):
-    channel = build_channel("hook", receiver.url("http", "/hook"))
+    channel = build_channel("hook", receiver.url("/hook", scheme="http"))
 
     async def run() -> None:
         try:
@@ -229,7 +146,7 @@ def test_webhook_session_is_reused_on_one_loop(receiver):
 
 
 def test_apprise_json_reaches_the_receiver(receiver):
-    channel = build_channel("json", receiver.url("json", "/apprise/path"))
+    channel = build_channel("json", receiver.url("/apprise/path", scheme="json"))
     assert isinstance(channel, AppriseChannel)
     sent = message()
     deliver(channel, sent)
@@ -241,7 +158,7 @@ def test_apprise_json_reaches_the_receiver(receiver):
 
 def test_apprise_failure_is_a_delivery_error_without_secrets(receiver):
     receiver.status = 500
-    channel = build_channel("json", receiver.url("json", "/hook/SecretPathToken"))
+    channel = build_channel("json", receiver.url("/hook/SecretPathToken", scheme="json"))
     with pytest.raises(DeliveryError, match="apprise failure") as raised:
         deliver(channel, message())
     assert "SecretPathToken" not in str(raised.value)
@@ -249,7 +166,7 @@ def test_apprise_failure_is_a_delivery_error_without_secrets(receiver):
 
 def test_slow_apprise_does_not_block_the_loop_nor_its_thread_pool(receiver):
     receiver.hold = threading.Event()
-    channel = build_channel("json", receiver.url("json", "/slow"), timeout=10)
+    channel = build_channel("json", receiver.url("/slow", scheme="json"), timeout=10)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -275,7 +192,7 @@ def test_slow_apprise_does_not_block_the_loop_nor_its_thread_pool(receiver):
 
 def test_slow_apprise_times_out(receiver):
     receiver.hold = threading.Event()
-    channel = build_channel("json", receiver.url("json", "/slow"), timeout=0.5)
+    channel = build_channel("json", receiver.url("/slow", scheme="json"), timeout=0.5)
     started = time.monotonic()
     with pytest.raises(DeliveryError, match=r"^timed out after 0\.5 s$"):
         deliver(channel, message())
@@ -354,7 +271,7 @@ def test_mask_url(url, masked):
 
 
 def test_descriptions_and_reprs_are_masked(receiver):
-    hook = build_channel("hook", receiver.url("http", "/services/T0/B0/XYZtoken"))
+    hook = build_channel("hook", receiver.url("/services/T0/B0/XYZtoken", scheme="http"))
     mail = build_channel("mail", "mailto://me:passw0rd@mail.example.org?to=a@example.org")
     for channel in (hook, mail):
         shown = f"{channel.describe()} {channel!r}"
