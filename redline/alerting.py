@@ -69,10 +69,6 @@ class AlertSetup:
     messages: Mapping[str, Any] | None = None  # rule name -> scheduler.alerts.RuleMessages
     delivery: Any = None  # scheduler.alerts.delivery.DeliverySettings
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.rules)
-
 
 def alert_setup(config: Config, environ: Mapping[str, str]) -> AlertSetup:
     """Read and check `[alerts]`; raise ConfigError naming the key at the first problem."""

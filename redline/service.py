@@ -146,9 +146,7 @@ def build_daemon(
     crawl = crawl_settings(config)
     checks = check_settings(config)
     site_profiles = profiles(config)
-    setup = alert_setup(config, os.environ if environ is None else environ)
-    if setup.channels:
-        build_channels(setup)  # a channel that cannot be built stops Redline now
+    setup = alert_setup(config, os.environ if environ is None else environ)  # checks channels
 
     def build() -> Daemon:
         owner = worker_name()

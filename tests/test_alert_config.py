@@ -94,4 +94,4 @@ def test_a_bad_alert_setting_is_one_line_naming_its_key(tmp_path, text, environ,
 
 def test_no_alert_section_is_no_alerts(tmp_path):
     got = setup(tmp_path, "")
-    assert got.channels == () and got.rules == () and not got.enabled
+    assert got.channels == () and got.rules == ()

@@ -11,6 +11,7 @@ import click
 
 from redline.alerting import AlertSetup, alert_setup, build_channels
 from redline.cli.app import App, emit_json, terminal_safe, when
+from redline.config import default_config_path
 from storage import Alert, AlertStatus, NotFound
 
 STATUSES = click.Choice([s.value for s in AlertStatus])
@@ -276,7 +277,7 @@ def _test_facts(app: App, setup: AlertSetup, rule: Any) -> tuple[Any, str]:
 def _setup(app: App, *, required: bool) -> AlertSetup:
     setup = alert_setup(app.config, os.environ)
     if required and not setup.channels:
-        where = app.config.path or "the configuration file"
+        where = app.config.path or default_config_path()
         raise click.ClickException(
             f"no alert channels are configured: add [alerts.channels.NAME] to {where}"
         )
