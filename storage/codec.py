@@ -84,6 +84,7 @@ def page_to_dict(page: Page) -> dict[str, Any]:
     return {
         "kind": str(page.kind),
         "headline": clean_text(page.headline),
+        "title": clean_text(page.title),
         "byline": [clean_text(a) for a in page.byline],
         "published": format_time(page.published),
         "updated": format_time(page.updated),
@@ -101,6 +102,7 @@ def page_from_dict(data: dict[str, Any]) -> Page:
     return Page(
         kind=PageKind(data.get("kind", "article")),
         headline=data.get("headline", ""),
+        title=data.get("title") or "",
         byline=tuple(data.get("byline", ())),
         published=parse_time(data.get("published")),
         updated=parse_time(data.get("updated")),
@@ -128,19 +130,23 @@ def _dumps(data: Any) -> str:
 
 
 _SEEN = ("headline", "byline", "published", "updated", "body", "items")
+_SEEN_IF_SET = ("title",)  # fields added later: hashed only when set
 
 
 def content_hash(page: Page) -> str:
-    """Hash of what a reader sees: headline, byline, dates, body and feed items.
+    """Hash of what a reader sees: headline, title, byline, dates, body and feed items.
 
     The extractor's name and version, the language and the canonical URL are deliberately left
-    out: upgrading the extractor must not, by itself, look like an edit to every article.
+    out: upgrading the extractor must not, by itself, look like an edit to every article. A
+    field added later (the title) counts only when it is set, so every page without one keeps
+    the hash it had before the field existed: stored revisions keep theirs.
     """
     return _hash_of(page_to_dict(page))
 
 
 def _hash_of(data: dict[str, Any]) -> str:
     seen = {k: data[k] for k in _SEEN}
+    seen.update({k: data[k] for k in _SEEN_IF_SET if data.get(k)})
     return hashlib.blake2b(_dumps(seen).encode(), digest_size=16).hexdigest()
 
 

@@ -100,7 +100,10 @@ class Page:
     it. The body is a tuple of normalised paragraphs in reading order.
     """
 
-    headline: str = ""
+    headline: str = ""  # the display headline: what the page shows as its heading
+    # The SEO and social title (og:title, else <title> without the site's name), where it reads
+    # differently from the headline; "" where it is the same.
+    title: str = ""
     byline: tuple[str, ...] = ()
     published: datetime | None = None
     updated: datetime | None = None
@@ -123,8 +126,8 @@ class Page:
 class Change:
     """One field's difference between a revision and the one before it.
 
-    `field` is "headline", "byline", "published", "updated", "body" or "item:<key>". `patch` is the
-    differ's compact serialised diff: applying it to `old` gives `new` exactly.
+    `field` is "headline", "title", "byline", "published", "updated", "body" or "item:<key>".
+    `patch` is the differ's compact serialised diff: applying it to `old` gives `new` exactly.
     """
 
     field: str
@@ -192,6 +195,7 @@ class RevisionInfo:
     content_hash: str
     headline: str
     changes: tuple[ChangeSummary, ...] = ()
+    title: str = ""  # the page's SEO title where it differs from the headline ("" before 0005)
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,33 @@ def test_headline_edit(edited):
     assert payload["count"] == 1 and payload["digest"] is False
 
 
+def test_title_edit():
+    """Only og:title edited: a title change, told with the old and new title."""
+    meta = f'<meta property="og:title" content="{OLD_HEADLINE}">'
+    assert meta in ARTICLE_HTML
+    seo = "North Korean troops take heavy losses in Kursk, US says"
+    v2 = ARTICLE_HTML.replace(meta, f'<meta property="og:title" content="{seo}">')
+    history = revisions(page(ARTICLE_HTML), page(v2))
+    assert [c.field for c in history[1].changes] == ["title"]
+    entry = facts(history, 2, "title_changed")
+    assert entry.title_changed and not entry.headline_changed
+    message = one(entry)
+    assert message.title.startswith("[kyivindependent.com] Title changed: “North Korean troops")
+    assert message.title.endswith(f"→ “{seo}”")
+    assert f"Headline: {OLD_HEADLINE}\nOld title: {OLD_HEADLINE}\nNew title: {seo}" in message.text
+    assert "- Title (changed, " in message.text
+    assert f"New title: <ins>{seo}</ins>" in message.html
+    payload = message.payload
+    assert (payload["old_title"], payload["new_title"]) == (OLD_HEADLINE, seo)
+    assert payload["title_changed"] is True and payload["headline_changed"] is False
+    digest = build_message(
+        [entry, replace(entry, article_id=8, article_url=f"{URL}-2")],
+        rule="desk", templates=None, idempotency_key="key-2",
+    )  # fmt: skip
+    assert f"title: {OLD_HEADLINE} → {seo}" in digest.text
+    assert digest.payload["title_changed"] is False  # the digest's head names no article
+
+
 def test_stealth_edit_and_correction(edited):
     stealth = one(facts(edited, 3, "body_changed", "stealth_edit"))
     assert stealth.title.startswith("[kyivindependent.com] Stealth edit: ")

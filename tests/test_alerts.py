@@ -25,6 +25,7 @@ from storage import AlertStatus
 from tests.fetching import check_now
 from tests.newsite import NewsSite
 from tests.receivers import SmtpReceiver, WebhookReceiver
+from tests.test_extract_headline import H1, SEO, page_html
 
 SECRET = "newsdesk-signing-key"
 HEADLINES = AlertRule("headlines", frozenset({"headline_changed"}), ("desk", "team"))
@@ -348,3 +349,21 @@ def test_text_removed_with_a_pattern_tells_when_a_word_disappears(store, site, h
     assert d.deliver().sent == 1
     removed = [c["removed"] for c in hook.requests[0].json["changes"] if c["field"] == "body"]
     assert removed and "ceasefire" in removed[0]
+
+
+def test_an_edit_of_only_og_title_reaches_a_title_rule(store, site, hook):
+    titles = AlertRule("titles", frozenset({"title_changed"}), ("desk",))
+    d = desk(store, site, hook, titles, HEADLINES, channels={"desk": hook.url()})
+    slug = site.articles[0].slug
+    site.edit(slug, raw_html=page_html(og_title=H1, title=H1).encode())
+    urls = d.track()[:1]
+    d.check(urls)
+    site.edit(slug, raw_html=page_html(og_title=SEO, title=H1).encode())
+    d.check(urls)
+    assert d.deliver().sent == 1
+    (request,) = hook.requests
+    payload = request.json
+    assert (payload["rule"], payload["kinds"]) == ("titles", ["title_changed"])
+    assert (payload["old_title"], payload["new_title"], payload["headline"]) == (H1, SEO, H1)
+    article = store.get_article(urls[0])
+    assert [r.title for r in store.history(article.id)] == ["", SEO]

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crawler.diff import compare
+from scheduler.alerts.rules import AlertRule, Subject, plan_alerts
 from scheduler.decision import (
     CheckSettings,
     Observation,
@@ -232,6 +234,21 @@ def test_alert_kinds_name_what_the_revision_is_about():
     decision = decide(ARTICLE, answer(changes=(EDIT,)), SETTINGS, NOW)
     assert decision.alert_kinds == ("headline_changed", "text_added")
     assert decide(ARTICLE, answer(content_hash="h2"), SETTINGS, NOW).alert_kinds == ()
+
+
+def test_a_title_edit_fires_title_changed_and_a_title_rule():
+    old = Page(headline="Mayor resigns after budget defeat", body=("Text.",))
+    new = replace(old, title="Metropolis mayor quits")
+    changes = compare(old, new)
+    assert [c.field for c in changes] == ["title"]
+    assert triggers(changes, first=False) == ("text_added", "text_removed", "title_changed")
+    decision = decide(ARTICLE, answer(changes=changes, page=new), SETTINGS, NOW)
+    assert "title_changed" in decision.alert_kinds
+    titles = AlertRule("titles", frozenset({"title_changed"}), ("desk",))
+    headlines = AlertRule("headlines", frozenset({"headline_changed"}), ("desk",))
+    subject = Subject(ARTICLE.article_id, URL, "news.example")
+    planned = plan_alerts([titles, headlines], decision, subject, NOW)
+    assert [(a.rule, a.kinds) for a in planned] == [("titles", ("title_changed",))]
 
 
 def test_only_new_bytes_or_a_move_are_worth_extracting():

@@ -137,6 +137,47 @@ CASES = [
         [("headline", K.CHANGED, C.COSMETIC, {})],
     ),
     (
+        "SEO title rewritten, headline kept",
+        replace(ARTICLE, title="Riverton passes $412M budget"),
+        replace(ARTICLE, title="Riverton budget: what the transit cuts mean for you"),
+        [
+            (
+                "title",
+                K.CHANGED,
+                C.REWRITE,
+                {
+                    "old": "Riverton passes $412M budget",
+                    "new": "Riverton budget: what the transit cuts mean for you",
+                },
+            )
+        ],
+    ),
+    (
+        "SEO title set apart from the headline",
+        ARTICLE,
+        replace(ARTICLE, title="Council approves $412 million budget after transit fight vote"),
+        # the title followed the headline before: its old value is the headline
+        [("title", K.CHANGED, C.MINOR, {"old": ARTICLE.headline, "words_added": 1})],
+    ),
+    (
+        "headline edited, the title it followed kept",
+        ARTICLE,
+        replace(ARTICLE, headline="Council passes budget", title=ARTICLE.headline),
+        [("headline", K.CHANGED, C.REWRITE, {"new": "Council passes budget"})],
+    ),
+    (
+        "headline and the title that follows it edited together",
+        ARTICLE,
+        replace(ARTICLE, headline="Council approves $415 million budget after transit fight"),
+        [("headline", K.CHANGED, C.MINOR, {})],
+    ),
+    (
+        "title case and quote style only",
+        replace(ARTICLE, title="Council's 'Painful' Budget"),
+        replace(ARTICLE, title="Council’s ‘painful’ budget"),
+        [("title", K.CHANGED, C.COSMETIC, {})],
+    ),
+    (
         "byline change",
         ARTICLE,
         replace(ARTICLE, byline=("Maria Gomez", "Lee Chan")),
@@ -249,6 +290,18 @@ CASES = [
         FEED,
         replace(FEED, items=(FEED.items[1], FEED.items[2], FEED.items[0])),
         [("item:k3", K.MOVED, C.MINOR, {"words_added": 0})],
+    ),
+    (
+        "new article with an SEO title",
+        None,
+        replace(ARTICLE, title="Riverton passes $412M budget", body=()),
+        [
+            ("headline", K.ADDED, C.SUBSTANTIVE, {"old": None}),
+            ("title", K.ADDED, C.SUBSTANTIVE, {"new": "Riverton passes $412M budget"}),
+            ("byline", K.ADDED, C.SUBSTANTIVE, {}),
+            ("published", K.ADDED, C.SUBSTANTIVE, {}),
+            ("updated", K.ADDED, C.MINOR, {}),
+        ],
     ),
     (
         "new article",

@@ -85,6 +85,7 @@ ITEMS = st.lists(
 PAGES = st.builds(
     Page,
     headline=TEXT,
+    title=st.just("") | TEXT,
     byline=st.lists(TEXT, max_size=2).map(tuple),
     published=TIMES,
     updated=TIMES,

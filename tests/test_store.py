@@ -406,6 +406,29 @@ def test_queue_status_reports_due_and_errors_by_host(store):
     assert status["next_checks"][0][0] == "https://other.example/x"
 
 
+def test_queue_status_counts_articles_the_plain_fallback_read_last(store):
+    plain = Page(headline="Council approves budget", body=("Plain.",), extractor="redline/plain")
+    full = Page(headline="Council approves budget", body=("Full.",), extractor="redline")
+    ids = [store.add_article(f"https://news.example/s/{n}", NOW)[0].id for n in range(8)]
+    for n, article_id in enumerate(ids[:7]):  # seven read plain...
+        store.record(revision(article_id, f"p{n}", plain))
+    store.record(revision(ids[0], "f0", full, base=1))  # ...one read in full since
+    store.record(check(ids[1], "g1", Gone(), status=ArticleStatus.GONE))  # one gone
+    store.record(revision(ids[7], "f7", full))
+    status = store.queue_status(NOW)
+    assert status["plain_fallback"] == 5
+    assert status["plain_fallback_urls"] == [f"https://news.example/s/{n}" for n in range(2, 7)]
+
+
+def test_history_rows_carry_the_title(store):
+    article, _ = store.add_article(URL, NOW)
+    titled = Page(headline="Mayor resigns", title="Metropolis mayor quits", body=("Text.",))
+    store.record(revision(article.id, "1", titled))
+    (info,) = store.history(article.id)
+    assert (info.headline, info.title) == ("Mayor resigns", "Metropolis mayor quits")
+    assert store.revision(article.id, 1).page.title == "Metropolis mayor quits"
+
+
 def test_site_memory_is_kept_per_site(store):
     assert store.site_memory("news.example") is None
     store.save_site_memory("news.example", '{"furniture": ["a"]}')

@@ -64,6 +64,7 @@ items = st.builds(
 pages = st.builds(
     Page,
     headline=text,
+    title=text,
     byline=st.lists(text, max_size=3).map(tuple),
     published=st.none() | times,
     updated=st.none() | times,
@@ -97,6 +98,7 @@ def cleaned_page(page: Page) -> Page:
     """What the store must give back for `page`: the decided cleaning, nothing else."""
     return Page(
         headline=clean_text(page.headline),
+        title=clean_text(page.title),
         byline=tuple(map(clean_text, page.byline)),
         published=page.published,
         updated=page.updated,
@@ -186,7 +188,7 @@ def test_what_is_recorded_is_read_back_cleaned(store, page, changes, fetched_at,
     assert_utc(revision)
     assert store.raw_html(article_id, 1) == raw
     (info,) = store.history(article_id)
-    assert info.headline == clean_text(page.headline)
+    assert (info.headline, info.title) == (clean_text(page.headline), clean_text(page.title))
     assert [(s.field, s.kind, s.class_) for s in info.changes] == [
         (clean_text(c.field), c.kind, c.class_) for c in changes
     ]

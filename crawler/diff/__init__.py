@@ -1,13 +1,19 @@
 """The differ: what changed between two versions of an article, word by word, classified.
 
 Pure functions, no I/O, no clock. `compare(old, new)` gives one Change per changed field:
-"headline", "byline", "published", "updated", "body" and "item:<key>" for each live-feed item.
+"headline", "title", "byline", "published", "updated", "body" and "item:<key>" for each live-feed
+item.
 
 What a Change holds, per field:
 
-- headline, byline, published, updated: `old` and `new` are the full values as text (None when
-  empty). A byline is its names joined by "; "; times are ISO 8601 in UTC
+- headline, title, byline, published, updated: `old` and `new` are the full values as text (None
+  when empty). A byline is its names joined by "; "; times are ISO 8601 in UTC
   ("2026-03-10T22:15:00+00:00").
+- title: the SEO or social title, classified like the headline. A page whose title reads as its
+  headline stores none (Page.title == ""); it is compared as its headline then, so an edit of
+  the visible headline alone is a headline change only, and an edit of og:title alone a title
+  change ("changed", old value the headline). Where neither page has a title of its own, no
+  title change is reported: a new headline is one change, not two.
 - body: `old` and `new` are None: the stored revisions already hold both bodies. The diff is
   against `Page.text` (paragraphs joined by a blank line).
 - item:<key>: `old` and `new` are the item as text: its time (ISO, UTC), headline, text and

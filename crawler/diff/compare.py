@@ -17,33 +17,41 @@ from crawler.diff.text import diff_texts, token_ops
 from storage.codec import clean_text, to_utc
 from storage.model import Change, ChangeClass, ChangeKind, FeedItem, Page
 
-PAGE_FIELDS = ("headline", "byline", "published", "updated", "body")
+PAGE_FIELDS = ("headline", "title", "byline", "published", "updated", "body")
 BYLINE_SEPARATOR = "; "
 _TIME_CLASS = {"published": ChangeClass.SUBSTANTIVE, "updated": ChangeClass.MINOR}
 _STEALTHY = (ChangeClass.SUBSTANTIVE, ChangeClass.REWRITE)
 
 
 def compare(old: Page | None, new: Page) -> tuple[Change, ...]:
-    """The changes from `old` to `new`, in a fixed order: headline, byline, published, updated,
-    body, then feed items in the new page's order, then removed items in the old page's order.
+    """The changes from `old` to `new`, in a fixed order: headline, title, byline, published,
+    updated, body, then feed items in the new page's order, then removed items in the old page's
+    order.
 
     `old=None` is a new article: one ADDED change per non-empty field and per feed item.
+    A title that follows the headline on both pages (both empty) is not compared: a new headline
+    is one change, not two.
     """
     base = old if old is not None else Page()
     before, after = field_texts(base), field_texts(new)
     changes = [
         _field_change(name, before[name], after[name], base, new)
         for name in PAGE_FIELDS
-        if before[name] != after[name]
+        if before[name] != after[name] and (name != "title" or base.title or new.title)
     ]
     changes.extend(_item_changes(base.items, new.items))
     return tuple(changes)
 
 
 def field_texts(page: Page) -> dict[str, str]:
-    """Each page field as the text that is diffed (and that Change.old / Change.new hold)."""
+    """Each page field as the text that is diffed (and that Change.old / Change.new hold).
+
+    The title is the one a search engine or a social card shows: the page's own where it has
+    one, else its headline (Page.title is "" where the two read the same).
+    """
     return {
         "headline": clean_text(page.headline),
+        "title": clean_text(page.title or page.headline),
         "byline": clean_text(BYLINE_SEPARATOR.join(page.byline)),
         "published": _time_text(page.published),
         "updated": _time_text(page.updated),

@@ -24,6 +24,7 @@ CSV_COLUMNS = (
     "time",
     "kind",
     "headline",
+    "title",
     "byline",
     "published",
     "updated",

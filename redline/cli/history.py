@@ -39,6 +39,7 @@ def history_command(app: App, url: str, as_json: bool) -> None:
                         "revision": r.number,
                         "fetched_at": r.fetched_at,
                         "headline": r.headline,
+                        "title": r.title,
                         "content_hash": r.content_hash,
                         "changes": [
                             {"field": c.field, "kind": str(c.kind), "class": str(c.class_)}
@@ -55,6 +56,8 @@ def history_command(app: App, url: str, as_json: bool) -> None:
     for r in revisions:
         what = ", ".join(f"{c.field} {c.kind} ({c.class_})" for c in r.changes) or "first version"
         click.echo(f"  #{r.number:<3} {when(r.fetched_at)}  {terminal_safe(r.headline)}")
+        if r.title:
+            click.echo(f"        title: {terminal_safe(r.title)}")
         click.echo(f"        {terminal_safe(what)}")
     for e in events:
         click.echo(f"  event {when(e.at)}  {e.kind}  {terminal_safe(e.detail)}")
@@ -79,7 +82,7 @@ def _pick(app: App, article: Article, number: int | None) -> Revision:
 @JSON_OPT
 @click.pass_obj
 def show_command(app: App, url: str, number: int | None, raw: bool, as_json: bool) -> None:
-    """Show one revision of an article: headline, byline, dates, body and live-feed items.
+    """Show one revision of an article: headline, title, byline, dates, body and live-feed items.
 
     \b
     Example:
@@ -114,6 +117,8 @@ def show_command(app: App, url: str, number: int | None, raw: bool, as_json: boo
 
 def _render_page(page: Page) -> str:
     lines = [f"\n{page.headline}"]
+    if page.title:
+        lines.append(f"title: {page.title}")
     if page.byline:
         lines.append(f"by {', '.join(page.byline)}")
     dates = [

@@ -1,9 +1,10 @@
 """What one alert is about, as plain values: the input every message is built from.
 
 `facts_for` gathers, once, everything a reader needs to understand an alert at a glance: the
-site, the old and new headline, each change with its class, notes and a short excerpt of its word
-diff, the revision numbers, the fetch time and the links. Messages, templates and webhook payloads
-all read these values and nothing else, so an alert says the same thing on every channel.
+site, the old and new headline (and title, when it changed), each change with its class, notes
+and a short excerpt of its word diff, the revision numbers, the fetch time and the links.
+Messages, templates and webhook payloads all read these values and nothing else, so an alert
+says the same thing on every channel.
 
 Pure: no I/O, no clock. Text here is scraped and therefore hostile; it is kept as it is (the
 webhook payload carries it intact) and made safe where it is shown (see messages.py).
@@ -49,7 +50,7 @@ KIND_LABELS = {
     "item_added": "Live item added",
     "item_removed": "Live item removed",
 }
-_FIELD_LABELS = {"headline": "Headline", "byline": "Byline", "body": "Text"}
+_FIELD_LABELS = {"headline": "Headline", "title": "Title", "byline": "Byline", "body": "Text"}
 _FIELD_LABELS |= {"published": "Published time", "updated": "Updated time"}
 _NOTE_LABELS = {"editors_note": "editor's note", "update_notice": "update notice"}
 _SPACE = re.compile(r"\s+")
@@ -101,6 +102,10 @@ class AlertFacts:
     changes: tuple[ChangeFacts, ...] = ()
     more_changes: int = 0
     base_url: str | None = None
+    # The SEO or social title before and after, when the revision changed it (its "title"
+    # change: the title a search engine shows, the headline where the page has none of its own).
+    old_title: str | None = None
+    new_title: str | None = None
 
     @property
     def kind(self) -> str:
@@ -109,6 +114,10 @@ class AlertFacts:
     @property
     def headline_changed(self) -> bool:
         return self.old_headline is not None and self.old_headline != self.new_headline
+
+    @property
+    def title_changed(self) -> bool:
+        return None not in (self.old_title, self.new_title) and self.old_title != self.new_title
 
     @property
     def diff_url(self) -> str | None:
@@ -161,6 +170,7 @@ def facts_for(
     changes = about.changes if about is not None else ()
     shown = changes[:MAX_CHANGES]
     number = about.number if about is not None else None
+    title = next((c for c in changes if c.field == "title"), None)
     return AlertFacts(
         rule=alert.rule,
         kinds=tuple(alert.kinds),
@@ -177,6 +187,8 @@ def facts_for(
         changes=tuple(change_facts(c, previous, number) for c in shown),
         more_changes=len(changes) - len(shown),
         base_url=base_url,
+        old_title=title.old if title is not None else None,
+        new_title=title.new if title is not None else None,
     )
 
 
@@ -281,9 +293,11 @@ def _joined(diff: TextDiff, op: Op) -> str:
 
 def merge_facts(entries: Sequence[AlertFacts]) -> AlertFacts:
     """A burst of alerts about ONE article as one: the first old headline, the last new one,
-    the revision range, every kind and every change (capped)."""
+    (the same for the title, among the entries that changed it), the revision range, every kind
+    and every change (capped)."""
     ordered = sorted(entries, key=lambda e: e.fetched_at)
     first, last = ordered[0], ordered[-1]
+    titled = [e for e in ordered if e.old_title is not None or e.new_title is not None]
     changes = [c for e in ordered for c in e.changes]
     with_event = [e for e in ordered if e.event is not None]
     numbers = [e.revision for e in ordered if e.revision is not None]
@@ -293,6 +307,8 @@ def merge_facts(entries: Sequence[AlertFacts]) -> AlertFacts:
         revision=max(numbers) if numbers else None,
         previous_revision=first.previous_revision,
         old_headline=first.old_headline,
+        old_title=titled[0].old_title if titled else None,
+        new_title=titled[-1].new_title if titled else None,
         event=with_event[-1].event if with_event else None,
         event_detail=with_event[-1].event_detail if with_event else None,
         changes=tuple(changes[:MAX_MERGED_CHANGES]),
@@ -340,6 +356,9 @@ def entry_payload(facts: AlertFacts) -> dict[str, Any]:
         "old_headline": facts.old_headline,
         "new_headline": facts.new_headline,
         "headline_changed": facts.headline_changed,
+        "old_title": facts.old_title,
+        "new_title": facts.new_title,
+        "title_changed": facts.title_changed,
         "revision": facts.revision,
         "previous_revision": facts.previous_revision,
         "fetched_at": to_utc(facts.fetched_at).isoformat(timespec="milliseconds"),

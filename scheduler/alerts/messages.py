@@ -7,7 +7,8 @@ article). The same values feed the payload, the default messages and a rule's ow
 
 Webhook payload (JSON; every key always present, null when it does not apply; docs/alerts.md):
   rule, kind (main kind), kinds, label ("Headline changed"), article_id, url, site, headline,
-  old_headline, new_headline, headline_changed, revision, previous_revision, fetched_at (ISO 8601,
+  old_headline, new_headline, headline_changed, old_title, new_title, title_changed (the SEO or
+  social title, when the revision changed it), revision, previous_revision, fetched_at (ISO 8601,
   UTC), fetched ("2026-11-27 12:00 UTC"), event, event_detail, changes (list of {field, label,
   kind, class, summary, words_added, words_removed, added, removed, notes, stealth, revision,
   diff, diff_html}), more_changes, diff, diff_html (the first change's excerpt), diff_url,
@@ -21,6 +22,7 @@ Templates (a rule's `title` and `body`, Jinja2): the variables are exactly the p
   |---|---|
   | label, kind, kinds | what happened: "Headline changed", "headline_changed", all kinds |
   | site, url, headline, old_headline, new_headline, headline_changed | the article |
+  | old_title, new_title, title_changed | its SEO or social title, when it changed |
   | revision, previous_revision, fetched, fetched_at, event, event_detail | when, which version |
   | changes[] .label .summary .class .kind .added .removed .words_added .words_removed .diff | |
   | diff, diff_url, more_changes | the first change's word diff; the diff page |
@@ -219,6 +221,7 @@ def _digest_head(merged: list[AlertFacts]) -> dict[str, Any]:
         "kinds": list(kinds),
         "label": f"{len(merged)} articles changed",
         "headline_changed": False,
+        "title_changed": False,
         "fetched_at": entry_payload(latest)["fetched_at"],
         "fetched": fetched_text(latest.fetched_at),
         "changes": [],
@@ -279,6 +282,8 @@ def _cap(text: str, limit: int) -> str:
 _HEADLINES = (
     "{% if headline_changed %}“{{ old_headline|truncate(100, end='…') }}” → "
     "“{{ new_headline|truncate(100, end='…') }}”"
+    "{% elif title_changed %}“{{ old_title|truncate(100, end='…') }}” → "
+    "“{{ new_title|truncate(100, end='…') }}”"
     "{% else %}{{ (headline or url)|truncate(160, end='…') }}{% endif %}"
 )
 DEFAULT_TITLE = (
@@ -305,6 +310,9 @@ DEFAULT_TEXT = """\
 {% if e.headline_changed %}
    was: {{ e.old_headline }}
 {% endif %}
+{% if e.title_changed %}
+   title: {{ e.old_title }} → {{ e.new_title }}
+{% endif %}
    {{ e.url }}{% if e.diff_url %} (diff: {{ e.diff_url }}){% endif %}
 
 {% if e.changes %}
@@ -322,6 +330,10 @@ Old headline: {{ old_headline }}
 New headline: {{ new_headline }}
 {% elif headline %}
 Headline: {{ headline }}
+{% endif %}
+{% if title_changed %}
+Old title: {{ old_title }}
+New title: {{ new_title }}
 {% endif %}
 {% if event_detail %}
 {{ event|capitalize }}: {{ event_detail }}
@@ -361,7 +373,9 @@ words)<br><span style="white-space: pre-wrap">{{ c.diff }}</span></li>
 {% for e in entries %}
 <li><p>[{{ e.site }}] <strong>{{ e.label }}</strong>: {% if e.headline_changed %}\
 <del>{{ e.old_headline }}</del> → <ins>{{ e.new_headline }}</ins>\
-{% else %}{{ e.headline or e.url }}{% endif %}<br>{{ links(e.url, e.diff_url) }}</p>
+{% else %}{{ e.headline or e.url }}{% endif %}<br>{% if e.title_changed %}\
+Title: <del>{{ e.old_title }}</del> → <ins>{{ e.new_title }}</ins><br>{% endif %}\
+{{ links(e.url, e.diff_url) }}</p>
 {{ change_list(e.changes, e.more_changes) }}</li>
 {% endfor %}
 </ol>
@@ -372,6 +386,9 @@ words)<br><span style="white-space: pre-wrap">{{ c.diff }}</span></li>
 <p>Old headline: <del>{{ old_headline }}</del><br>New headline: <ins>{{ new_headline }}</ins></p>
 {% elif headline %}
 <p>Headline: {{ headline }}</p>
+{% endif %}
+{% if title_changed %}
+<p>Old title: <del>{{ old_title }}</del><br>New title: <ins>{{ new_title }}</ins></p>
 {% endif %}
 {% if event_detail %}<p>{{ event|capitalize }}: {{ event_detail }}</p>{% endif %}
 <p>{% if revision %}Revision {% if previous_revision %}{{ previous_revision }} → {% endif %}\

@@ -23,6 +23,16 @@ from storage.sqlstore.base import (
     validate_url,
 )
 
+_PLAIN_URLS = 5
+# Active articles whose latest revision came from the plain fallback, each row with their count:
+# the partial index revisions_plain (schema 5) holds only such revisions, so this reads those
+# and joins each to its article by primary key; `number = revision_count` keeps the latest.
+_PLAIN_LATEST = (
+    "SELECT a.url, count(*) OVER () AS n FROM revisions r JOIN articles a ON a.id = r.article_id"
+    " WHERE r.extractor = 'redline/plain' AND r.number = a.revision_count"
+    f" AND a.status = 'active' ORDER BY a.id LIMIT {_PLAIN_URLS}"
+)
+
 
 class Catalog(SqlBase):
     """Sources, articles, site memory and the queue's status."""
@@ -135,7 +145,9 @@ class Catalog(SqlBase):
             )
 
     def queue_status(self, now: datetime) -> dict[str, Any]:
-        """What `redline status` shows: due now, upcoming checks, errors by host."""
+        """What `redline status` shows: due now, upcoming checks, errors by host, and the
+        active articles whose latest revision the plain fallback read (`plain_fallback`, a
+        count, and up to five of their URLs, `plain_fallback_urls`)."""
         with self._tx() as tx:
             due = tx.one(
                 "SELECT count(*) AS n FROM articles WHERE status = 'active' AND next_check_at <= ?",
@@ -154,12 +166,15 @@ class Catalog(SqlBase):
             leased = tx.one(
                 "SELECT count(*) AS n FROM articles WHERE lease_until > ?", (self._ts(now),)
             )["n"]
+            plain = tx.all(_PLAIN_LATEST)
         return {
             "due_now": due,
             "leased": leased,
             "by_status": {r["status"]: r["n"] for r in counts},
             "next_checks": [(r["url"], self._dt(r["next_check_at"])) for r in upcoming],
             "errors_by_host": [(r["site"], r["n"], r["last_error"]) for r in errors],
+            "plain_fallback": plain[0]["n"] if plain else 0,
+            "plain_fallback_urls": [r["url"] for r in plain],
         }
 
     def add_article(

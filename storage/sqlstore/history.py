@@ -26,6 +26,8 @@ from storage.sqlstore.base import (
     Tx,
 )
 
+_INFO_COLUMNS = "article_id, number, fetched_at, content_hash, headline, title, summary"
+
 
 class History(SqlBase):
     """Reading history: revisions, changes, events, alerts, and exports."""
@@ -33,8 +35,7 @@ class History(SqlBase):
     def history(self, article_id: int) -> list[RevisionInfo]:
         with self._read() as tx:
             rows = tx.all(
-                "SELECT article_id, number, fetched_at, content_hash, headline, summary "
-                "FROM revisions WHERE article_id = ? ORDER BY number",
+                f"SELECT {_INFO_COLUMNS} FROM revisions WHERE article_id = ? ORDER BY number",
                 (article_id,),
             )
         return [self._info(r) for r in rows]
@@ -43,8 +44,7 @@ class History(SqlBase):
         """The newest revisions that changed something (number 2 and up), newest first."""
         with self._read() as tx:
             rows = tx.all(
-                "SELECT article_id, number, fetched_at, content_hash, headline, summary "
-                "FROM revisions WHERE number > 1 ORDER BY id DESC LIMIT ?",
+                f"SELECT {_INFO_COLUMNS} FROM revisions WHERE number > 1 ORDER BY id DESC LIMIT ?",
                 (limit,),
             )
         return [self._info(r) for r in rows]
@@ -60,6 +60,7 @@ class History(SqlBase):
                 ChangeSummary(f, ChangeKind(k), ChangeClass(c))
                 for f, k, c in json.loads(r["summary"])
             ),
+            title=r["title"] or "",  # NULL: written before titles were kept (schema 5)
         )
 
     def revision(self, article_id: int, number: int) -> Revision:

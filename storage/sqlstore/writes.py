@@ -149,13 +149,15 @@ class Writes(SqlBase):
         changes = outcome.changes
         tx.execute(
             "INSERT INTO revisions (article_id, number, fetched_at, content_hash, headline, "
-            "summary, fetch_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "title, extractor, summary, fetch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 check.article_id,
                 number,
                 self._ts(check.fetched_at),
                 outcome.content_hash,
                 codec.clean_text(outcome.page.headline),
+                codec.clean_text(outcome.page.title),
+                codec.clean_text(outcome.page.extractor),
                 codec.summary_json(changes),
                 check.fetch_id,
             ),
