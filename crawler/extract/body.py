@@ -15,6 +15,7 @@ from lxml import etree
 
 from crawler.extract.blocks import element_paragraphs
 from crawler.extract.furniture import is_furniture_paragraph
+from crawler.extract.kind import MIN_WORDS
 from crawler.extract.profiles import SiteProfile
 from crawler.extract.text import normalise_text, word_count
 
@@ -44,6 +45,10 @@ TRAFILATURA_OPTIONS: TrafilaturaOptions = {
     "deduplicate": False,
     "with_metadata": False,
 }
+# The plain reading of a shrunk body (core.py) runs trafilatura's whole cascade: in fast mode it
+# stops at the first of several containers of one article (a long story split around ad slots),
+# where its comparison with readability and justext finds them all.
+PLAIN_OPTIONS: TrafilaturaOptions = {**TRAFILATURA_OPTIONS, "fast": False}
 
 
 def profile_body(root: etree._Element, profile: SiteProfile | None) -> list[str] | None:
@@ -97,10 +102,11 @@ def _unmark_quotations(root: etree._Element) -> None:
             node = parent
 
 
-def generic_body(root: etree._Element) -> list[str]:
+def generic_body(root: etree._Element, *, cascade: bool = False) -> list[str]:
     """trafilatura on the cleaned tree, one paragraph per line of its text output.
 
     The tree is trafilatura's from here on: what it would delete anyway is deleted first.
+    `cascade` runs its whole cascade (PLAIN_OPTIONS), for the plain reading of a shrunk body.
     """
     head = root.find("head")
     if head is not None:
@@ -108,7 +114,7 @@ def generic_body(root: etree._Element) -> list[str]:
     _unmark_quotations(root)
     etree.strip_elements(root, *_PRE_CLEANED, with_tail=False)
     etree.strip_tags(root, *_PRE_STRIPPED)
-    text = trafilatura.extract(root, **TRAFILATURA_OPTIONS)
+    text = trafilatura.extract(root, **(PLAIN_OPTIONS if cascade else TRAFILATURA_OPTIONS))
     if not text:
         return []
     return [normalise_text(line) for line in text.split("\n")]
@@ -158,3 +164,33 @@ def finish_body(paragraphs: list[str], headline: str, dropped: frozenset[str]) -
 
 def body_words(body: tuple[str, ...]) -> int:
     return sum(word_count(p) for p in body)
+
+
+# The plain reading replaces Redline's body only when it holds at least twice the words and at
+# least an article's worth more (kind.MIN_WORDS): what is at stake is a lost article, never a
+# sentence either way, so a close call always keeps Redline's own, more precise, result.
+_PLAIN_GAIN = 2
+_ABOUT_AS_BEFORE = 0.8
+
+
+def looks_shrunk(body: tuple[str, ...], words: int, readable: int, before: int) -> bool:
+    """Did Redline's body keep under half of what it could have kept?
+
+    Under half of the paragraph text it could have been read from (`readable`, characters: what
+    trafilatura was given, and what the cuts by name removed), or under half of the article's
+    previous body (`before`, words; 0 when there is none). Such a body, like a short one, is
+    checked against a plain reading (core.py), which then runs trafilatura's whole cascade.
+    """
+    return _PLAIN_GAIN * sum(map(len, body)) < readable or _PLAIN_GAIN * words < before
+
+
+def prefer_plain(kept: int, plain: int, before: int = 0) -> bool:
+    """Take the plain reading (`plain` words) over Redline's body (`kept` words)?
+
+    Yes when it holds far more: at least twice the words and MIN_WORDS more. Yes also when
+    Redline's body fell under half of the previous one (`before` words) while the plain reading
+    keeps about as much as before (four fifths or more): the article did not shrink, the cut did.
+    """
+    if plain >= _PLAIN_GAIN * kept and plain - kept >= MIN_WORDS:
+        return True
+    return _PLAIN_GAIN * kept < before and plain > kept and plain >= _ABOUT_AS_BEFORE * before

@@ -26,12 +26,21 @@ from crawler.extract.body import (
     declared_body,
     finish_body,
     generic_body,
+    looks_shrunk,
+    prefer_plain,
     profile_body,
 )
 from crawler.extract.dates import zone
 from crawler.extract.decode import decode_html, looks_binary
-from crawler.extract.furniture import drop_invisible, drop_link_clusters, strip_furniture
-from crawler.extract.kind import SHORT_BODY, not_article_reason
+from crawler.extract.furniture import (
+    drop_invisible,
+    drop_link_clusters,
+    paragraph_chars,
+    strip_furniture,
+)
+from crawler.extract.headline import choose_headline, choose_title
+from crawler.extract.inline_noise import drop_inline_noise
+from crawler.extract.kind import MIN_WORDS, SHORT_BODY, not_article_reason, reads_as_wall
 from crawler.extract.memory import ArticleMemory
 from crawler.extract.profiles import SiteProfile
 from crawler.extract.site import SiteMemory, furniture_texts, observe
@@ -40,7 +49,9 @@ from crawler.extract.text import normalise_text
 from storage.model import FeedItem, Page, PageKind
 
 EXTRACTOR = "redline"
-EXTRACTOR_VERSION = f"1+trafilatura-{trafilatura.__version__}"
+PLAIN_EXTRACTOR = "redline/plain"  # the body came from the plain reading (see _plain_reading)
+# 2: display headline and SEO title apart, the plain fallback, in-article noise, bylines.
+EXTRACTOR_VERSION = f"2+trafilatura-{trafilatura.__version__}"
 LARGE_PAGE = 2_000_000  # bytes; above this, scripts and styles are cut before parsing
 MAX_MARKUP = 2_500_000  # characters of markup left after that: more is not an article page
 _WALL_TEXT = 40_000  # characters of visible text enough to recognise a wall or an error page
@@ -278,13 +289,18 @@ def _full(
             if isinstance(node, etree._Element) and node.getparent() is not None:
                 node.getparent().remove(node)
     drop_invisible(root)
-    strip_furniture(root)
+    cuts = strip_furniture(root)
     drop_link_clusters(root)
+    drop_inline_noise(root)
     paragraphs = profile_body(root, profile)
+    readable = -1  # a profile's body is the user's word on where the article is: not checked
     if paragraphs is None:
         declared_paragraphs = declared_body(root)
         paragraphs = cross_check(declared_paragraphs, generic_body(root))
-    body = finish_body(paragraphs, headline, mem.volatile_texts(tree, memory))
+        # The paragraph text trafilatura was given, and what the cuts by name took from it.
+        readable = paragraph_chars(root) + cuts.paragraph_chars
+    volatile = mem.volatile_texts(tree, memory)
+    body = finish_body(paragraphs, headline, volatile)
     live_hint = "liveblogposting" in declared.types or bool(profile and profile.is_live_url(url))
     found_items = declared_items or (
         generic_items if live_hint or items.cover_body(generic_items, body) else []
@@ -294,12 +310,31 @@ def _full(
         in_items = items.items_text(keyed)
         body = tuple(p for p in body if not items.covered(p, in_items))
     words = body_words(body)
-    visible = "" if words >= SHORT_BODY else _visible_text(source, tree, profile)
+    before = body_words(previous.body) if previous is not None else 0
+    # A shrunk body, or a short one beside cuts that held enough text to make a plain reading
+    # win (body.prefer_plain), is checked against one; not on a live page, where the items are
+    # the news and the body is what is left around them.
+    checked = readable >= 0 and not keyed
+    shrunk = checked and looks_shrunk(body, words, readable, before)
+    short = words < SHORT_BODY
+    uncut = _uncut_tree(source, tree, profile) if shrunk or short else None
+    visible = "" if uncut is None else _visible_text(uncut)
     reason = not_article_reason(declared, headline, " ".join(body), words, visible, bool(keyed))
+    extractor = EXTRACTOR
+    if (
+        checked
+        and uncut is not None
+        and _replaceable(reason, words)
+        and (shrunk or cuts.words() >= max(words, MIN_WORDS))
+    ):
+        plain = _plain_reading(uncut, declared, headline, volatile, visible, words, before, shrunk)
+        if plain is not None:
+            body, reason, extractor = plain, None, PLAIN_EXTRACTOR
     if reason:
         return _not_article(reason, memory)
     page = Page(
         headline=headline,
+        title=choose_title(declared, headline, url),
         byline=byline,
         published=published,
         updated=updated,
@@ -308,7 +343,7 @@ def _full(
         kind=PageKind.LIVE if keyed else PageKind.ARTICLE,
         language=fields.language_tag(declared.language),
         canonical_url=fields.canonical_url(url, declared),
-        extractor=EXTRACTOR,
+        extractor=extractor,
         extractor_version=EXTRACTOR_VERSION,
     )
     learnt = mem.learn(tree, page, memory, previous, items.item_identities(keyed))
@@ -325,22 +360,72 @@ def _full(
     return Extraction(page=page, memory=learnt, site=site)
 
 
-def _visible_text(source: bytes | str, tree: LexborHTMLParser, profile: SiteProfile | None) -> str:
-    """The page's visible text before furniture was cut (a wall is furniture-named).
+def _replaceable(reason: str | None, words: int) -> bool:
+    """May a plain reading replace a result judged so? An article, or no article found; a wall
+    only when nothing at all was kept, as it was then judged by the page around an empty reading
+    (a cookie banner beside an article the cuts removed). The plain reading is judged again on its
+    own text. Error pages and soft 404s, judged by their title, never."""
+    return reason in (None, "no_article") or (words == 0 and reason in ("paywall", "consent_wall"))
 
-    Only short bodies need it, so the tree is parsed again here rather than copied for every page.
+
+def _uncut_tree(
+    source: bytes | str, tree: LexborHTMLParser, profile: SiteProfile | None
+) -> etree._Element | None:
+    """The page as the reader sees it, before any furniture cut: a tree of its own.
+
+    Only short or suspicious bodies need it, so the page is parsed again here rather than the
+    tree copied for every page. The profile's excludes still apply: they are the user's cuts.
     """
     root = _reading_tree(source, tree)
     if root is None:
-        return ""
+        return None
     for selector in profile.exclude if profile else ():
         for node in selector.compiled()(root):
             if isinstance(node, etree._Element) and node.getparent() is not None:
                 node.getparent().remove(node)
     drop_invisible(root)
+    return root
+
+
+def _visible_text(root: etree._Element) -> str:
+    """The page's visible text before furniture was cut (a wall is furniture-named)."""
     body = root.find("body")
     text = (body if body is not None else root).xpath("string()")
     return normalise_text(text[:_WALL_TEXT])
+
+
+def _plain_reading(
+    root: etree._Element,
+    declared: Declared,
+    headline: str,
+    volatile: frozenset[str],
+    visible: str,
+    kept: int,
+    before: int,
+    shrunk: bool,
+) -> tuple[str, ...] | None:
+    """The body Redline's generic layer finds on the uncut page (trafilatura, checked against the
+    page's declared body), when it is the safer result; else None.
+
+    Redline's furniture cuts can be wrong about a page (a story wrapped in "promo-wrap", every
+    paragraph in an "ad-slot" box); trafilatura alone on the page, hidden elements cut, is the
+    second opinion, with trafilatura's whole cascade for a `shrunk` body (see body.PLAIN_OPTIONS).
+    It is taken only when it holds far more (body.prefer_plain) and is itself an article: a
+    reading with a wall's words in it is refused, so a wall never becomes a revision.
+    """
+    strip_furniture(root, hidden_only=True)
+    drop_link_clusters(root)
+    drop_inline_noise(root)
+    declared_paragraphs = declared_body(root)
+    paragraphs = cross_check(declared_paragraphs, generic_body(root, cascade=shrunk))
+    body = finish_body(paragraphs, headline, volatile)
+    words = body_words(body)
+    text = " ".join(body)
+    if not prefer_plain(kept, words, before) or reads_as_wall(text):
+        return None
+    if not_article_reason(declared, headline, text, words, visible, False) is not None:
+        return None
+    return body
 
 
 def _declared_items(
@@ -370,7 +455,7 @@ def _headline(
         values = fields.select_values(root, profile.headline)
         if values:
             return values[0]
-    return fields.choose_headline(tree, declared)
+    return choose_headline(tree, declared)
 
 
 def _byline(

@@ -10,7 +10,7 @@ import re
 
 from crawler.extract.structured import Declared
 
-_MIN_WORDS = 25  # below this, a page with no declared article is not one
+MIN_WORDS = 25  # below this, a page with no declared article is not one
 SHORT_BODY = 120  # words; a body this short may be an error or not-found page
 _TEASER = 40  # a body this short in front of a wall is the wall, not the article
 _NOT_FOUND = re.compile(
@@ -56,6 +56,12 @@ def not_article_reason(
         return "consent_wall"
     if words == 0:
         return "no_article" if visible else "empty"
-    if words < _MIN_WORDS and not (declared.types & {"newsarticle", "article", "blogposting"}):
+    if words < MIN_WORDS and not (declared.types & {"newsarticle", "article", "blogposting"}):
         return "no_article"
     return None
+
+
+def reads_as_wall(text: str) -> bool:
+    """Does a text carry a wall's words, whatever its length? The plain reading of a page (see
+    core.py) is refused when it does: the fallback must never turn a wall into an article."""
+    return bool(_PAYWALL.search(text) or _CONSENT.search(text))

@@ -29,9 +29,10 @@ _SUSPECT_CHANGES = 2  # a block must change at this many checks in a row to be l
 _DECLARED = re.compile(r'"(?:datePublished|dateModified|headline)"\s*:\s*"([^"]{0,300})"')
 _DECLARED_META = (
     'meta[property="article:published_time"], meta[property="article:modified_time"], '
-    'meta[name="author"], meta[property="og:title"]'
+    'meta[name="author"], meta[property="og:title"], meta[name="twitter:title"]'
 )
-_DECLARED_NODES = 'script[type="application/ld+json"], ' + _DECLARED_META
+# The <title> too: the page's title (Page.title) comes from it where og:title is missing.
+_DECLARED_NODES = 'script[type="application/ld+json"], head > title, ' + _DECLARED_META
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,8 @@ def fingerprint(tree: LexborHTMLParser, memory: ArticleMemory) -> str | None:
     for node in tree.css(_DECLARED_NODES):  # one pass for both kinds, in document order
         if node.tag == "script":
             parts.extend(m.group(1) for m in _DECLARED.finditer(node.text(deep=True) or ""))
+        elif node.tag == "title":
+            parts.append(_squash(node.text(deep=True)))
         else:
             parts.append(node.attributes.get("content") or "")
     return _digest(parts)
@@ -266,9 +269,9 @@ def headline_selector(tree: LexborHTMLParser, headline: str) -> str | None:
     if not wanted:
         return None
     for tag in ("h1", "h2"):
-        for node in tree.css(tag):
+        for node in tree.tags(tag):
             if normalise_text(node.text(deep=True, separator=" ")) == wanted:
-                return selector_for(tree, node) or (tag if len(tree.css(tag)) == 1 else None)
+                return selector_for(tree, node) or (tag if len(tree.tags(tag)) == 1 else None)
     return None
 
 

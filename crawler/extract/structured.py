@@ -50,6 +50,7 @@ class Declared:
     canonical: str | None = None
     og_title: str | None = None
     title: str | None = None
+    site_names: tuple[str, ...] = ()  # og:site_name, application-name, the publisher's name
     types: frozenset[str] = frozenset()
     free: bool | None = None  # isAccessibleForFree
     live_updates: tuple[dict[str, Any], ...] = ()
@@ -141,6 +142,14 @@ def _main_object(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return {}
 
 
+def _site_names(main: dict[str, Any], meta: dict[str, str]) -> tuple[str, ...]:
+    found = [meta.get("og:site_name"), meta.get("application-name"), meta.get("twitter:site")]
+    publisher = main.get("publisher")
+    found.append(_text(publisher.get("name")) if isinstance(publisher, dict) else _text(publisher))
+    names = [name.strip().removeprefix("@") for name in found if name and name.strip()]
+    return tuple(dict.fromkeys(names))
+
+
 def read_declared(tree: LexborHTMLParser) -> Declared:
     """Collect declared metadata; tolerant of broken JSON-LD and missing tags."""
     objects = json_ld_objects(tree)
@@ -169,6 +178,7 @@ def read_declared(tree: LexborHTMLParser) -> Declared:
         canonical=(canonical.attributes.get("href") if canonical else None) or meta.get("og:url"),
         og_title=meta.get("og:title") or meta.get("twitter:title"),
         title=title.text(deep=True) if title else None,
+        site_names=_site_names(main, meta),
         types=frozenset(t for obj in objects for t in _types(obj)),
         free=free if isinstance(free, bool) else None,
         live_updates=tuple(u for u in _walk(updates) if isinstance(u, dict)),
