@@ -33,6 +33,8 @@ class Analysis:
     site: SiteMemory | None = None  # what was learnt across the site's articles, when it changed
     encoded: EncodedPage | None = None  # page and HTML as the store keeps them, when changed
     needs_previous: bool = False  # the re-check did not match: call again with `previous`
+    news: tuple[Change, ...] | None = None  # when not all `changes` are news (see reread)
+    baseline: Page | None = None  # the previous revision read again by today's extractor
 
 
 def body_hash(body: bytes) -> str:
@@ -61,13 +63,17 @@ def analyse(
     latest_hash: str | None,
     site: SiteMemory | str | None = None,
     previous_pending: bool = False,
+    previous_html: bytes | None = None,
 ) -> Analysis:
     """`site` is the site's memory (or its JSON); `Analysis.site` is its new value when this
     page taught extraction something about the site (else None: nothing to save).
 
     `previous_pending`: the article has a previous Page that the caller has not loaded. If the
     fast re-check matches, the article is unchanged and nothing else is done; if not, the
-    Analysis says `needs_previous` and the caller calls again with the Page."""
+    Analysis says `needs_previous` and the caller calls again with the Page.
+
+    `previous_html`: the previous revision's HTML, given when that revision was read by another
+    version of the extractor (see `reread`)."""
     remembered = _memory(memory)
     if previous_pending:
         if region_unchanged(body, encoding, remembered):
@@ -96,7 +102,36 @@ def analyse(
     if result.memory is not None and result.memory is not remembered:
         learnt = result.memory.to_json()
     changed_site = result.site if result.site is not known and result.site != known else None
-    return Analysis(page, digest, changes, learnt, result.reused, changed_site, encoded)
+    news, baseline = None, None
+    if changes and previous is not None and reread(previous, page):
+        baseline = _baseline(previous_html, url, encoding, profile)
+        news = () if baseline is None else tuple(compare(baseline, page))
+    return Analysis(
+        page, digest, changes, learnt, result.reused, changed_site, encoded, news=news,
+        baseline=baseline,
+    )  # fmt: skip
+
+
+def reread(previous: Page, page: Page) -> bool:
+    """Was the previous revision read by another version of the extractor?
+
+    Then the changes against it mix what the page changed with what the extractor now reads
+    differently (a headline chosen otherwise, a paragraph no longer cut). The revision is
+    recorded all the same (history is what each version of Redline read), but only what differs
+    from the previous revision's own HTML, read again today, is news for alerts.
+    """
+    return bool(previous.extractor_version) and previous.extractor_version != page.extractor_version
+
+
+def _baseline(
+    html: bytes | None, url: str, encoding: str | None, profile: SiteProfile | None
+) -> Page | None:
+    """The previous revision's HTML read by today's extractor; None when it cannot be (no HTML
+    kept, or it reads as no article): then nothing in the upgrade's revision is news."""
+    if not html:
+        return None
+    page = extract(html, url, encoding=encoding, profile=profile).page
+    return None if page.kind is PageKind.NOT_ARTICLE else page
 
 
 # --- in a pool worker -------------------------------------------------------------------------

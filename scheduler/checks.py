@@ -26,7 +26,7 @@ from email.message import Message
 from typing import Any
 
 from crawler.analysis import Analysis, analyse, body_hash, pooled_analyse
-from crawler.extract import SiteProfile, profile_for
+from crawler.extract import EXTRACTOR_VERSION, SiteProfile, profile_for
 from crawler.extract.core import LARGE_PAGE
 from crawler.spider import Fetched
 from scheduler.alerts.rules import AlertRule, Subject, change_texts, plan_alerts
@@ -66,8 +66,9 @@ def charset_of(headers: dict[str, str]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Analysed:
-    """The observation completed by extraction, and the page the changes were computed
-    against (when it was loaded)."""
+    """The observation completed by extraction, and the page what is news was computed
+    against (when it was loaded): the latest revision, or after an upgrade of extraction
+    that revision's HTML read again."""
 
     seen: Observation
     previous: Page | None = None
@@ -145,6 +146,7 @@ class ArticleChecker:
                 )
         seen = replace(
             seen,
+            news=analysis.news,
             page=page,
             same_text=page is None,
             content_hash=analysis.content_hash,
@@ -153,7 +155,7 @@ class ArticleChecker:
             encoded=analysis.encoded,
             memory=analysis.memory,
         )
-        return Analysed(seen, previous)
+        return Analysed(seen, analysis.baseline or previous)
 
     async def _analyse(
         self, claim: Claim, fetched: Fetched, *, reload: bool
@@ -170,14 +172,24 @@ class ArticleChecker:
         pending = bool(claim.latest_revision and claim.memory) and not reload
         previous = None
         if claim.latest_revision and not pending:
-            previous = await asyncio.to_thread(self.store.latest_page, claim.article_id)
+            previous = await self._previous(claim, work)
         analysis = await self._run(claim, fetched.body, url, work, previous, pending)
         if analysis.needs_previous:
-            previous = await asyncio.to_thread(self.store.latest_page, claim.article_id)
+            previous = await self._previous(claim, work)
             analysis = await self._run(claim, fetched.body, url, work, previous, False)
         if analysis.site is not None:
             self.sites.learnt(claim.site, analysis.site)
         return analysis, previous
+
+    async def _previous(self, claim: Claim, work: dict[str, Any]) -> Page | None:
+        """The latest revision's Page; and its HTML in `work` when another version of the
+        extractor read it (what is news is then judged against it read again)."""
+        previous = await asyncio.to_thread(self.store.latest_page, claim.article_id)
+        if previous is not None and previous.extractor_version != EXTRACTOR_VERSION:
+            work["previous_html"] = await asyncio.to_thread(
+                self.store.raw_html, claim.article_id, claim.latest_revision
+            )
+        return previous
 
     async def _run(
         self,
@@ -226,7 +238,7 @@ class ArticleChecker:
         subject = Subject(claim.article_id, url, claim.site, source)
         texts = None
         if any(rule.needs_text for rule in self.rules):
-            changes = getattr(decision.outcome, "changes", ())
+            changes = getattr(decision.outcome, "newsworthy", ())
             texts = change_texts(changes, found.previous)
         return plan_alerts(self.rules, decision, subject, now, texts)
 

@@ -110,6 +110,7 @@ class Observation:
     encoded: EncodedPage | None = None
     memory: str | None = None
     older_revision: int | None = None
+    news: tuple[Change, ...] | None = None  # see NewRevision.news
 
     @property
     def extracted(self) -> bool:
@@ -211,7 +212,7 @@ def _answered(
         status=ArticleStatus.ACTIVE if back else None,
         events=events,
         moved_to=seen.moved_to,
-        alert_kinds=triggers(outcome.changes, first=outcome.base_revision == 0)
+        alert_kinds=triggers(outcome.newsworthy, first=outcome.base_revision == 0)
         if isinstance(outcome, NewRevision)
         else (),
     )
@@ -238,6 +239,7 @@ def _content_outcome(article: Claim, seen: Observation, settings: CheckSettings)
         changes=seen.changes,
         raw_html=seen.raw_html,
         encoded=seen.encoded,
+        news=seen.news,
     )
 
 

@@ -50,10 +50,18 @@ class NewRevision:
     changes: tuple[Change, ...] = ()
     raw_html: bytes | None = None
     encoded: EncodedPage | None = None
+    # What is news, when not all of `changes` is: after an upgrade of extraction, the changes
+    # against the previous revision's HTML read again by today's extractor.
+    news: tuple[Change, ...] | None = None
 
     @property
     def word(self) -> Outcome:
         return Outcome.NEW if self.base_revision == 0 else Outcome.CHANGED
+
+    @property
+    def newsworthy(self) -> tuple[Change, ...]:
+        """The changes alerts are about."""
+        return self.changes if self.news is None else self.news
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,7 +127,7 @@ def plan_alerts(
     """The outbox rows a decided check calls for: per matching rule and channel, one about
     the revision (its matched kinds) and one about each matching event. `texts` (by change
     field) is needed only by rules with a text pattern."""
-    changes = getattr(decision.outcome, "changes", ())
+    changes = getattr(decision.outcome, "newsworthy", ())
     planned = []
     for rule in rules:
         if not _applies(rule, subject):
