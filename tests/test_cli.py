@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 
+from crawler.diff import compare
 from redline.cli import COMMANDS, cli
 from storage import (
     ArticleStatus,
@@ -180,6 +182,42 @@ def test_export_jsonl_and_csv(seeded):
     assert "headline:changed:" in rows[0]["changes"]
 
 
+SEO = "Kursk: North Korea loses 1,000 troops in a week, US says"
+
+
+@pytest.fixture
+def titled(db_url: str) -> str:
+    """One article whose second revision set its SEO title apart from its headline."""
+    store = open_store(db_url)
+    article, _ = store.add_article(URL, NOW)
+    store.record(revision(article.id, "f1", V1, next_at=NOW))
+    v2 = replace(V1, title=SEO)
+    changes = compare(V1, v2)
+    at = NOW + timedelta(hours=2)
+    store.record(revision(article.id, "f2", v2, base=1, changes=changes, at=at, next_at=NOW))
+    store.close()
+    return db_url
+
+
+def test_history_show_diff_and_export_show_the_title(titled):
+    code, out, _ = run(titled, "history", URL)
+    assert code == 0 and f"title: {SEO}" in out and "title changed (rewrite)" in out
+    data = json.loads(run(titled, "history", URL, "--json")[1])
+    assert [r["title"] for r in data["revisions"]] == ["", SEO]
+    code, out, _ = run(titled, "show", URL)
+    assert code == 0 and f"{V1.headline}\ntitle: {SEO}\n" in out
+    assert json.loads(run(titled, "show", URL, "--json")[1])["page"]["title"] == SEO
+    assert "title:" not in run(titled, "show", URL, "--rev", "1")[1]
+    code, out, _ = run(titled, "diff", URL)
+    assert code == 0 and "== title: changed (rewrite)" in out and SEO.split(":")[0] in out
+    (change,) = json.loads(run(titled, "diff", URL, "--json")[1])["changes"]
+    assert (change["field"], change["old"], change["new"]) == ("title", V1.headline, SEO)
+    records = [json.loads(line) for line in run(titled, "export")[1].splitlines()]
+    assert [r["title"] for r in records if r["type"] == "revision"] == ["", SEO]
+    rows = list(csv.DictReader(io.StringIO(run(titled, "export", "--format", "csv")[1])))
+    assert [r["title"] for r in rows if r["type"] == "revision"] == ["", SEO]
+
+
 def test_export_rejects_a_bad_since(seeded):
     code, _, err = run(seeded, "export", "--since", "last tuesday")
     assert code == 2 and "--since" in err
@@ -188,7 +226,11 @@ def test_export_rejects_a_bad_since(seeded):
 def test_hostile_text_cannot_drive_the_terminal(db_url):
     store = open_store(db_url)
     article, _ = store.add_article(URL, NOW)
-    evil = Page(headline="Safe\x1b[2J\x1b]0;owned\x07 \u202eheadline", body=("x",))
+    evil = Page(
+        headline="Safe\x1b[2J\x1b]0;owned\x07 \u202eheadline",
+        title="Title\x1b[31m \u202eevil",
+        body=("x",),
+    )
     store.record(revision(article.id, "f1", evil))
     store.close()
     for args in (("history", URL), ("show", URL), ("list",)):
@@ -270,6 +312,21 @@ def test_status_shows_the_queue_and_errors_by_host(seeded):
     assert "due now: 1" in out and "news.example: 1 (timeout: no answer in 30 s)" in out
     data = json.loads(run(seeded, "status", "--json")[1])
     assert data["by_status"] == {"active": 1, "gone": 1} and data["due_now"] == 1
+
+
+def test_status_names_articles_the_plain_fallback_read(seeded):
+    """An article Redline's own cuts would have left empty is recorded all the same, read by
+    the plain fallback; `status` says which, so that an operator can write a profile."""
+    store = open_store(seeded)
+    other = store.get_article("https://news.example/other")
+    plain = replace(V1, extractor="redline/plain")
+    store.record(revision(other.id, "p1", plain))
+    store.close()
+    code, out, _ = run(seeded, "status")
+    assert code == 0 and "read by the plain fallback: 1 article(s)" in out
+    assert "  https://news.example/other\n" in out
+    data = json.loads(run(seeded, "status", "--json")[1])
+    assert data["plain_fallback_urls"] == ["https://news.example/other"]
 
 
 def test_sources_add_and_list(db_url):

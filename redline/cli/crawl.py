@@ -209,6 +209,13 @@ def status_command(app: App, as_json: bool) -> None:
     alerts = app.store().alert_counts()
     if alerts:
         click.echo("alerts: " + ", ".join(f"{n} {s}" for s, n in sorted(alerts.items())))
+    if status["plain_fallback"]:
+        click.echo(
+            f"read by the plain fallback: {status['plain_fallback']} article(s) whose latest "
+            "revision Redline's own cuts would have left (nearly) empty:"
+        )
+        for url in status["plain_fallback_urls"]:
+            click.echo(f"  {terminal_safe(url)}")
     if status["errors_by_host"]:
         click.echo("errors by host:")
         for site, count, error in status["errors_by_host"]:
