@@ -350,7 +350,8 @@ def _updated_markup(rng: random.Random) -> str:
     if variant == 0:
         return f'<p class="{cls}">{word} {when}</p>'
     if variant == 1:
-        return f'<div class="{cls}"><span>{word}</span> <span class="date" data-ts="{rng.getrandbits(31)}">{when}</span></div>'
+        stamp = f"2026-12-06T{n % 24:02d}:{n:02d}:00Z"
+        return f'<div class="{cls}"><span>{word}</span> <time class="date" datetime="{stamp}">{when}</time></div>'
     if variant == 2:
         return f"<p><small>Published {n % 20 + 2} hours ago · {word} {when}</small></p>"
     if variant == 3:  # the time is filled in by a script: the label stands alone

@@ -116,3 +116,24 @@ def test_a_sidebar_feed_on_an_article_page_is_not_items() -> None:
     assert page.kind is PageKind.ARTICLE
     assert page.items == ()
     assert "Counting begins." not in page.text
+
+
+def test_parts_of_an_article_that_each_carry_a_time_are_not_a_feed() -> None:
+    """A meta line, its mobile copy and the text with an "Updated <time>" line in it are three
+    timed siblings, but not a list: the article stays an article, its text in the body."""
+    paragraphs = [
+        f"<p>Paragraph {n} of the story tells the reader about the council's new budget.</p>"
+        for n in range(8)
+    ]
+    stamp = '<time datetime="2026-05-01T09:00:00Z">May 1, 2026</time>'
+    html = f"""<html><head><title>Council budget</title></head><body><article>
+<header><h1>Council approves the budget</h1></header>
+<div class="entry__meta show-for-desktop">By Ann Lee, {stamp}</div>
+<div class="entry__image"><img src="/a.jpg"></div>
+<div class="entry__meta show-for-mobile">By Ann Lee, {stamp}</div>
+<div class="entry__content">{"".join(paragraphs[:4])}
+<p>Updated <time datetime="2026-05-01T10:00:00Z">31m ago</time></p>{"".join(paragraphs[4:])}</div>
+</article></body></html>"""
+    page = extract(html, URL).page
+    assert page.kind is PageKind.ARTICLE and page.items == ()
+    assert sum("of the story tells the reader" in p for p in page.body) == 8

@@ -200,10 +200,21 @@ def generic_items(root: etree._Element, zone: tzinfo) -> list[FeedItem]:
         if len(timed) < 3 or len(timed) <= len(best):
             continue
         children = [c for c in parent if isinstance(c.tag, str)]
-        if len(timed) >= 0.6 * len(children):
-            best = [c for c in children if c in timed]
+        found = [c for c in children if c in timed]
+        if len(timed) >= 0.6 * len(children) and _alike(found):
+            best = found
     found = [_generic_item(node, zone) for node in best[:_MAX_ITEMS]]
     return [i for i in found if i is not None and (i.headline or i.text)]
+
+
+def _alike(elements: list[etree._Element]) -> bool:
+    """A list's items are alike: one tag, and a class they share (or none at all). The parts of
+    an article that each carry a time (a meta line, its mobile copy, the text with an "Updated
+    <time>" line in it) are not a list."""
+    if len({el.tag for el in elements}) != 1:
+        return False
+    classes = [set((el.get("class") or "").split()) for el in elements]
+    return not any(classes) or bool(set.intersection(*classes))
 
 
 def items_text(found: Sequence[FeedItem]) -> str:
