@@ -2,11 +2,14 @@
 
     python bench/extraction.py [--corpus DIR] [--passes 3] [--worst 10] [--no-noise] [--json]
     python bench/extraction.py --folds 5 --no-speed --no-noise   # per fold, beside trafilatura
+    python bench/extraction.py --folds 5 --tune --no-speed --no-noise   # constants held out
 
 Quality: 4-token `\\w+` shingles, per-page precision and recall averaged over pages, F1 from the
 averages; accuracy = share of pages whose token sequence equals the truth. `--folds K` also
 scores K folds of the pages, split by site (a site's pages always share a fold), each beside
-plain trafilatura on the same pages: what a change does to pages it was not tuned on.
+plain trafilatura on the same pages: what a change does to pages it was not tuned on (with
+noise figures per fold unless --no-noise). `--tune` chooses each tunable constant of extraction
+on K-1 folds and scores the fold left out (bench/folds.py).
 Speed: one untimed warm-up pass, then timed passes, medians per page; run it pinned
 (`taskset -c 1`).
 """
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import re
 import statistics
@@ -27,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.folds import fold_of, held_out, verdict  # noqa: E402
 from crawler.extract import extract  # noqa: E402
 from crawler.extract.core import _lxml_tree  # noqa: E402,F401  (warms trafilatura imports)
 from crawler.urls import registrable_domain  # noqa: E402
@@ -101,30 +104,59 @@ def score(pages: list[tuple[str, str, bytes, str]]) -> dict:
     }
 
 
-def fold_of(url: str, folds: int) -> int:
-    """A site's fold, the same on every run and machine (a hash of its registrable domain)."""
-    digest = hashlib.blake2b(registrable_domain(url).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") % folds
-
-
-def by_fold(pages: list[tuple[str, str, bytes, str]], folds: int) -> list[dict]:
-    """Precision, recall and F1 per fold, for Redline and for plain trafilatura."""
+def by_fold(pages: list[tuple[str, str, bytes, str]], folds: int, noise: bool) -> list[dict]:
+    """Every quality figure per fold, for Redline and for plain trafilatura on the same pages."""
     import trafilatura
 
     rows = []
     for fold in range(folds):
         chosen = [p for p in pages if fold_of(p[1], folds) == fold]
-        plain = [page_scores(trafilatura.extract(raw, url=url) or "", truth)
-                 for _, url, raw, truth in chosen]  # fmt: skip
-        rows.append({
+        plain = [trafilatura.extract(raw, url=url) or "" for _, url, raw, _ in chosen]
+        ours = [extract(raw, url).page.text for _, url, raw, _ in chosen]
+        truths = [truth for _, _, _, truth in chosen]
+        row = {
             "fold": fold,
             "pages": len(chosen),
             "sites": len({registrable_domain(p[1]) for p in chosen}),
-            "redline": _averages([page_scores(extract(raw, url).page.text, truth)
-                                  for _, url, raw, truth in chosen]),
-            "trafilatura": _averages(plain),
-        })  # fmt: skip
+            "redline": _fold_scores(ours, truths),
+            "trafilatura": _fold_scores(plain, truths),
+        }
+        row["redline"]["accuracy"] = _exact(ours, truths)
+        row["trafilatura"]["accuracy"] = _exact(plain, truths)
+        row["redline"]["bylines"] = _bylines(chosen, "redline")
+        row["trafilatura"]["bylines"] = _bylines(chosen, "trafilatura")
+        if noise:
+            from bench.noise import stability
+
+            row["noise"] = stability(chosen)
+        rows.append(row)
     return rows
+
+
+def _fold_scores(texts: list[str], truths: list[str]) -> dict:
+    pairs = list(zip(texts, truths, strict=True))
+    return _averages([page_scores(text, truth) for text, truth in pairs])
+
+
+def _bylines(pages: list[tuple[str, str, bytes, str]], reader: str) -> str:
+    """Bylines equal to the hand labels, of the pages that show one (and any reported where
+    the page shows none)."""
+    from bench.bylines import LABELS, outcome, redline_byline, tally, trafilatura_byline
+
+    read = redline_byline if reader == "redline" else trafilatura_byline
+    labels = json.loads(LABELS.read_text("utf-8"))
+    found = [outcome(read(raw, url), labels[key]["byline"]) for key, url, raw, _ in pages]
+    counts = tally(found)
+    return f"{counts['exact']}/{counts['shows']}, {counts['spurious']} spurious"
+
+
+def _exact(texts: list[str], truths: list[str]) -> str:
+    pairs = zip(texts, truths, strict=True)
+    return f"{sum(tokens(text) == tokens(truth) for text, truth in pairs)}/{len(texts)}"
+
+
+def _page_score(url: str, raw: bytes, truth: str) -> tuple[float | None, float | None]:
+    return page_scores(extract(raw, url).page.text, truth)
 
 
 def _averages(scores: list[tuple[float | None, float | None]]) -> dict:
@@ -229,12 +261,17 @@ def main() -> None:
     parser.add_argument("--no-noise", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--folds", type=int, default=0, help="also score K folds by site")
+    parser.add_argument(
+        "--tune", action="store_true", help="with --folds: choose each constant on K-1 folds"
+    )
     args = parser.parse_args()
     pages = load_corpus(args.corpus)
     result = score(pages)
     result["worst"] = result["worst"][: args.worst]
     if args.folds:
-        result["folds"] = by_fold(pages, args.folds)
+        result["folds"] = by_fold(pages, args.folds, noise=not args.no_noise)
+        if args.tune:
+            result["tuning"] = held_out(pages, args.folds, _page_score)
     if not args.no_speed:
         result["speed"] = timings(pages, args.passes)
     if not args.no_noise:
@@ -255,6 +292,14 @@ def main() -> None:
     for row in result.get("folds", []):
         print(f"fold {row['fold']}: {row['pages']} pages, {row['sites']} sites  "
               f"redline {row['redline']}  trafilatura {row['trafilatura']}")  # fmt: skip
+        for key, value in row.get("noise", {}).items():
+            if key != "per_kind":
+                print(f"    {key}: {value}")
+    for row in result.get("tuning", []):
+        print(f"tuned {row['tunable']} (shipped {row['shipped']}): {verdict(row)}")
+        for r in row["folds"]:
+            print(f"    fold {r['fold']}: others choose {r['chosen']}, held-out F1 "
+                  f"{r['held_out_f1']} (shipped value {r['shipped_f1']})")  # fmt: skip
     for section in ("speed", "noise"):
         if section in result:
             print(f"{section}:")
