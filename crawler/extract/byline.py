@@ -260,8 +260,15 @@ def _line_byline(h1: LexborNode, site: tuple[str, ...]) -> list[str]:
     return []
 
 
-def visible_byline(tree: LexborHTMLParser, headline: str, site: tuple[str, ...]) -> list[str]:
-    h1 = _headline_node(tree, headline)
+def visible_byline(
+    tree: LexborHTMLParser,
+    headline: str,
+    site: tuple[str, ...],
+    heading: LexborNode | None = None,
+) -> list[str]:
+    """Names near `heading` (the display headline's element), else near the <h1> that reads
+    as `headline`, else the page's first byline element."""
+    h1 = heading if heading is not None else _headline_node(tree, headline)
     if h1 is None:  # no headline to stand by: the page's first byline element
         return _element_byline(tree.body, None, site) if tree.body is not None else []
     for levels in _LEVELS:
@@ -300,11 +307,12 @@ def choose(
     headline: str,
     meta: dict[str, str],
     url: str | None,
+    heading: LexborNode | None = None,
 ) -> list[str]:
     """The byline: visible names, else declared ones that the page shows a reader."""
     site = site_keys(meta, url)
     stated = [n for raw in declared for n in split_names(raw, site) or [normalise_text(raw)]]
-    seen = visible_byline(tree, headline, site)
+    seen = visible_byline(tree, headline, site, heading)
     if seen:
         return [_declared_form(n, stated) for n in seen]
     if not stated:

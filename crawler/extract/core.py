@@ -16,7 +16,7 @@ from typing import Any
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.extract import fields, items
 from crawler.extract import memory as mem
@@ -38,7 +38,7 @@ from crawler.extract.furniture import (
     paragraph_chars,
     strip_furniture,
 )
-from crawler.extract.headline import choose_headline, choose_title
+from crawler.extract.headline import choose_title, display_headline
 from crawler.extract.inline_noise import drop_inline_noise
 from crawler.extract.kind import MIN_WORDS, SHORT_BODY, not_article_reason, reads_as_wall
 from crawler.extract.memory import ArticleMemory
@@ -276,8 +276,8 @@ def _full(
     declared_items = _declared_items(root, declared, profile, tz, url)
     generic_items = [] if declared_items else items.generic_items(root, tz)
 
-    headline = _headline(root, tree, declared, profile)
-    byline = _byline(root, tree, declared, profile)
+    headline, heading = _headline(root, tree, declared, profile)
+    byline = _byline(root, tree, declared, profile, heading)
     published = fields.choose_time(
         fields.select_values(root, profile.published) if profile else [], declared.published, tz
     )
@@ -346,7 +346,7 @@ def _full(
         extractor=extractor,
         extractor_version=EXTRACTOR_VERSION,
     )
-    learnt = mem.learn(tree, page, memory, previous, items.item_identities(keyed))
+    learnt = mem.learn(tree, page, memory, previous, items.item_identities(keyed), heading)
     dropped: frozenset[str] = frozenset()
     if set(learnt.volatile) - set(memory.volatile if memory else ()):
         # Just learnt that a block is furniture: leave it out of this version already.
@@ -450,19 +450,24 @@ def _declared_items(
 
 def _headline(
     root: etree._Element, tree: LexborHTMLParser, declared: Declared, profile: SiteProfile | None
-) -> str:
+) -> tuple[str, LexborNode | None]:
+    """The headline, and the element showing it when the generic layer found one."""
     if profile is not None and profile.headline:
         values = fields.select_values(root, profile.headline)
         if values:
-            return values[0]
-    return choose_headline(tree, declared)
+            return values[0], None
+    return display_headline(tree, declared)
 
 
 def _byline(
-    root: etree._Element, tree: LexborHTMLParser, declared: Declared, profile: SiteProfile | None
+    root: etree._Element,
+    tree: LexborHTMLParser,
+    declared: Declared,
+    profile: SiteProfile | None,
+    heading: LexborNode | None,
 ) -> tuple[str, ...]:
     if profile is not None and profile.byline:
         values = fields.select_values(root, profile.byline)
         if values:
             return fields.dedupe_names(values)
-    return fields.choose_byline(tree, declared)
+    return fields.choose_byline(tree, declared, heading)

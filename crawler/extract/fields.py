@@ -10,7 +10,7 @@ from datetime import datetime, tzinfo
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.extract import byline
 from crawler.extract.blocks import element_paragraphs
@@ -47,11 +47,15 @@ def _clean_author(name: str) -> str:
     return _BY.sub("", normalise_text(name)).strip(" ,;")
 
 
-def choose_byline(tree: LexborHTMLParser, declared: Declared) -> tuple[str, ...]:
-    """The names the page shows as its byline (see crawler/extract/byline.py)."""
+def choose_byline(
+    tree: LexborHTMLParser, declared: Declared, heading: LexborNode | None = None
+) -> tuple[str, ...]:
+    """The names the page shows as its byline (see crawler/extract/byline.py), looked for
+    near `heading`, the display headline's element, when there is one."""
     headline = declared.headline or declared.og_title or declared.title or ""
     url = declared.canonical or declared.meta.get("og:url")
-    return dedupe_names(byline.choose(tree, declared.authors, headline, declared.meta, url))
+    names = byline.choose(tree, declared.authors, headline, declared.meta, url, heading)
+    return dedupe_names(names)
 
 
 def dedupe_names(names: list[str]) -> tuple[str, ...]:

@@ -156,6 +156,7 @@ class _Heading:
     in_header: bool  # inside the site's header (a <header> or masthead outside the article)
     logo: bool  # a logo or a link to the front page: the site's name, whatever the metadata says
     boxed: bool  # hidden, or in an aside, nav, footer, dialog, an author's or a sidebar's box
+    node: LexborNode | None = None
 
 
 def _box_words(attrs: dict[str, str | None]) -> set[str]:
@@ -224,7 +225,8 @@ def _heading(node: LexborNode, text: str, site: _Site) -> _Heading:
             in_header = True
         parent = parent.parent
     # A header inside the article region is the article's own.
-    return _Heading(text, words_of(text), in_region, in_header and not in_region, logo, boxed)
+    in_header = in_header and not in_region
+    return _Heading(text, words_of(text), in_region, in_header, logo, boxed, node)
 
 
 def _site_header(node: LexborNode, attrs: dict[str, str | None]) -> bool:
@@ -290,6 +292,12 @@ def _prominent(candidates: list[_Candidate], site: _Site) -> _Heading | None:
 
 def choose_headline(tree: LexborHTMLParser, declared: Declared) -> str:
     """The display headline (see the module's docstring for the order)."""
+    return display_headline(tree, declared)[0]
+
+
+def display_headline(tree: LexborHTMLParser, declared: Declared) -> tuple[str, LexborNode | None]:
+    """The display headline, and the heading that shows it (None when it comes from the
+    metadata): where the byline is looked for."""
     site = site_of(declared)
     metas = [words_of(m) for m in (declared.headline, declared.og_title, declared.title) if m]
     metas = [m for m in metas if m]
@@ -298,12 +306,12 @@ def choose_headline(tree: LexborHTMLParser, declared: Declared) -> str:
     if found is None and metas:
         found = _confirmed(_headings(tree, "h2", site), metas, site)
     if found is not None:
-        return found.text
+        return found.text, found.node
     if declared.headline:
-        return normalise_text(declared.headline)
+        return normalise_text(declared.headline), None
     if declared.og_title:
-        return _strip_suffix(normalise_text(declared.og_title))
-    return _strip_suffix(normalise_text(declared.title or ""))
+        return _strip_suffix(normalise_text(declared.og_title)), None
+    return _strip_suffix(normalise_text(declared.title or "")), None
 
 
 def _strip_suffix(title: str) -> str:

@@ -264,14 +264,19 @@ def selector_for(tree: LexborHTMLParser, node: LexborNode, max_steps: int = 8) -
     return None
 
 
-def headline_selector(tree: LexborHTMLParser, headline: str) -> str | None:
+def headline_selector(
+    tree: LexborHTMLParser, headline: str, heading: LexborNode | None = None
+) -> str | None:
+    """A selector for the element showing the headline: `heading` when extraction found it,
+    else the first <h1> (or <h2>) that reads as the headline."""
     wanted = normalise_text(headline)
     if not wanted:
         return None
-    for tag in ("h1", "h2"):
-        for node in tree.tags(tag):
-            if normalise_text(node.text(deep=True, separator=" ")) == wanted:
-                return selector_for(tree, node) or (tag if len(tree.tags(tag)) == 1 else None)
+    nodes = [heading] if heading is not None else (*tree.tags("h1"), *tree.tags("h2"))
+    for node in nodes:
+        if normalise_text(node.text(deep=True, separator=" ")) == wanted:
+            tag = node.tag or ""
+            return selector_for(tree, node) or (tag if len(tree.tags(tag)) == 1 else None)
     return None
 
 
@@ -325,8 +330,10 @@ def learn(
     before: ArticleMemory | None,
     previous: Page | None,
     items: dict[str, str],
+    heading: LexborNode | None = None,
 ) -> ArticleMemory:
-    """The memory to keep after a full extraction of this version."""
+    """The memory to keep after a full extraction of this version (`heading`: the element
+    showing the headline, when extraction found it)."""
     volatile = set(before.volatile) if before else set()
     suspects: dict[str, int] = {}
     node = find_container(tree, page.body)
@@ -342,7 +349,7 @@ def learn(
                     volatile.add(sig)
     memory = ArticleMemory(
         container=container,
-        headline=headline_selector(tree, page.headline),
+        headline=headline_selector(tree, page.headline, heading),
         blocks=blocks,
         volatile=tuple(sorted(volatile)),
         suspects=suspects,
