@@ -486,6 +486,7 @@ def stability(pages: list[tuple[str, str, bytes, str]]) -> dict[str, object]:
     runs: dict[str, int] = dict.fromkeys(NOISE_KINDS, 0)
     learnt_same = learnt_total = recheck_same = recheck_reused = recheck_total = 0
     edits_seen = edits_total = heads_seen = heads_total = 0
+    visible_seen = visible_total = titles_seen = titles_total = 0
     beside_seen = beside_total = noisy_heads_seen = noisy_heads_total = 0
     for _, url, raw, _ in pages:
         base_raw = apply_noise(raw, "none")
@@ -524,6 +525,16 @@ def stability(pages: list[tuple[str, str, bytes, str]]) -> dict[str, object]:
             heads_total += 1
             changed_raw = change_headline(base_raw, base.headline)
             heads_seen += extract(changed_raw, url).page.headline != base.headline
+            visible = change_visible_headline(base_raw, base.headline)
+            if visible is not None:  # the metadata left as it was: only the reader's headline
+                visible_total += 1
+                again = extract(visible, url, memory=first.memory, previous=first.page).page
+                visible_seen += again.headline != base.headline
+        social = change_og_title(base_raw)
+        if social is not None:  # a new social/SEO title, the page itself unchanged
+            titles_total += 1
+            again = extract(social, url, memory=first.memory, previous=first.page).page
+            titles_seen += (again.title, again.headline) != (base.title, base.headline)
 
     def share(kinds: tuple[str, ...]) -> str:
         same, total = sum(per_kind[k] for k in kinds), sum(runs[k] for k in kinds)
@@ -541,6 +552,8 @@ def stability(pages: list[tuple[str, str, bytes, str]]) -> dict[str, object]:
         "inline_promo_after_learning": f"{learnt_same}/{learnt_total}",
         "one_word_edit_detected": f"{edits_seen}/{edits_total}",
         "headline_change_detected": f"{heads_seen}/{heads_total}",
+        "visible_headline_only_change_detected": f"{visible_seen}/{visible_total}",
+        "og_title_only_change_detected": f"{titles_seen}/{titles_total}",
     }
 
 
@@ -560,6 +573,32 @@ def change_headline(raw: bytes, headline: str) -> bytes:
     for form in {headline, escape(headline, quote=False), escape(headline)}:
         raw = raw.replace(form.encode(), (form + " now").encode())
     return raw
+
+
+def change_visible_headline(raw: bytes, headline: str) -> bytes | None:
+    """One more word in the visible headline only: og:title, <title> and JSON-LD keep the old
+    one (a site that edits its display headline and not its SEO title). None: no heading
+    shows the headline."""
+    root = html.document_fromstring(raw, parser=html.HTMLParser(encoding="utf-8"))
+    wanted, found = " ".join(headline.split()), False
+    for el in root.iter("h1", "h2"):
+        if " ".join(el.text_content().split()) == wanted:
+            last = el
+            while len(last):
+                last = last[-1]
+            last.text, found = (last.text or "") + " exclusive", True
+    return etree.tostring(root, encoding="utf-8", method="html") if found else None
+
+
+def change_og_title(raw: bytes) -> bytes | None:
+    """A new og:title only (an SEO or social rewrite); None when the page declares none."""
+    root = html.document_fromstring(raw, parser=html.HTMLParser(encoding="utf-8"))
+    found = False
+    for meta in root.iter("meta"):
+        if "og:title" in (meta.get("property"), meta.get("name")):
+            meta.set("content", "Breaking: " + (meta.get("content") or ""))
+            found = True
+    return etree.tostring(root, encoding="utf-8", method="html") if found else None
 
 
 def one_word_edit(base_raw: bytes, base) -> bytes | None:

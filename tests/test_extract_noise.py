@@ -19,10 +19,12 @@ from bench.noise import (
     PAGE_KINDS,
     apply_noise,
     change_headline,
+    change_og_title,
+    change_visible_headline,
     noise_beside_edit,
     one_word_edit,
 )
-from crawler.extract import extract_page
+from crawler.extract import extract, extract_page
 from storage.codec import content_hash
 from storage.model import PageKind
 from tests.test_extract_corpus import CORPUS, corpus, corpus_ids
@@ -65,3 +67,28 @@ def test_furniture_inside_the_article_never_changes_the_page(key: str) -> None:
         if base.headline:
             changed = change_headline(noisy_raw, base.headline)
             assert extract_page(changed, url).headline != base.headline, kind
+
+
+@pytest.mark.parametrize("key", corpus_ids(), ids=lambda k: k[:10])
+def test_the_display_headline_and_the_title_are_each_seen_alone(key: str) -> None:
+    """An edit of the visible headline alone (the metadata still says the old one), and of
+    og:title alone (the page unchanged), are each seen at the next check, through the fast
+    re-check with what the first check learnt, and each is a change of its own field."""
+    url, raw, _ = corpus()[key]
+    base_raw = apply_noise(raw, "none")
+    first = extract(base_raw, url)
+    base = first.page
+    if base.kind == PageKind.NOT_ARTICLE:
+        return
+    visible = change_visible_headline(base_raw, base.headline) if base.headline else None
+    if visible is not None:
+        again = extract(visible, url, memory=first.memory, previous=base).page
+        assert again.headline == base.headline + " exclusive"
+        # Nothing of the body is lost (trafilatura may take in a dateline under a headline it
+        # no longer recognises as the page's title: one corpus page).
+        assert set(base.body) <= set(again.body)
+    social = change_og_title(base_raw)
+    if social is not None:
+        again = extract(social, url, memory=first.memory, previous=base).page
+        assert (again.headline, again.body) == (base.headline, base.body)
+        assert again.title.startswith("Breaking:")
