@@ -325,6 +325,8 @@ def test_status_names_articles_the_plain_fallback_read(seeded):
     code, out, _ = run(seeded, "status")
     assert code == 0 and "read by the plain fallback: 1 article(s)" in out
     assert "  https://news.example/other\n" in out
+    code, out, _ = run(seeded, "show", "https://news.example/other")
+    assert code == 0 and "read by the plain fallback" in out
     data = json.loads(run(seeded, "status", "--json")[1])
     assert data["plain_fallback_urls"] == ["https://news.example/other"]
 

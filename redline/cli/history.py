@@ -127,6 +127,8 @@ def _render_page(page: Page) -> str:
     ]
     if any(dates):
         lines.append("  ".join(d for d in dates if d))
+    if page.extractor == "redline/plain":
+        lines.append("read by the plain fallback: Redline's own cuts kept far less of this page")
     lines.extend(["", *(f"{p}\n" for p in page.body)])
     for item in page.items:
         marker = f" ({item.updated})" if item.updated else ""
