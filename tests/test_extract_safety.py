@@ -318,3 +318,56 @@ def test_furniture_names_around_the_article_lose_nothing(key: str, where: str) -
     assert after.kind is before.kind is PageKind.ARTICLE
     lost = _shingles(before.text) - _shingles(after.text)
     assert not lost, f"{sum(lost.values())} runs lost, {after.extractor}: {list(lost)[:3]}"
+
+
+def _consent_dialog(paragraphs: int) -> str:
+    return (
+        '<div class="cookie-consent" role="dialog"><h2>Before you continue</h2>'
+        + "".join(
+            f"<p>{CONSENT}Choice {n}: we and our partners use cookies to measure ads.</p>"
+            for n in range(paragraphs)
+        )
+        + "</div>"
+    )
+
+
+def test_a_long_consent_dialog_is_a_wall_never_the_article() -> None:
+    """Six paragraphs of consent text make a "container" by count, but a wall's name and words
+    say what it is: alone on the page it is a consent wall, never an article revision."""
+    got = extract_page(page(_consent_dialog(6), title="Before you continue"), URL)
+    assert (got.kind, got.reason) == (PageKind.NOT_ARTICLE, "consent_wall")
+
+
+def test_a_long_consent_dialog_in_front_of_the_article_is_left_out() -> None:
+    paragraphs = [prose(n, 75) for n in range(5)]
+    html = page(
+        _consent_dialog(6)
+        + "<main><h1>Council closes the old bridge</h1>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs)
+        + "</main>"
+    )
+    got = extract_page(html, URL)
+    assert got.kind is PageKind.ARTICLE
+    assert _missing(paragraphs, got.body) == []
+    assert not any("cookies" in p for p in got.body)
+
+
+def test_an_article_cut_down_to_a_teaser_in_front_of_a_wall_is_a_paywall() -> None:
+    """The article we had, served again as a 30-word teaser with a "subscribe to continue"
+    box named as furniture (and cut as such): a paywall, never a revision that wipes out the
+    article's text. Seen for the first time, the same teaser is all there is to record."""
+    article = page(
+        "<main><h1>Council closes the old bridge</h1>"
+        + "".join(f"<p>{prose(n, 75)}</p>" for n in range(4))
+        + "</main>"
+    )
+    before = extract_page(article, URL)
+    walled = page(
+        "<main><h1>Council closes the old bridge</h1>"
+        f"<p>{prose(0, 30)}</p>"
+        '<div class="subscribe-box"><p>Subscribe to continue reading. Already a subscriber? '
+        "Sign in.</p></div></main>"
+    )
+    got = extract_page(walled, URL, previous=before)
+    assert (got.kind, got.reason) == (PageKind.NOT_ARTICLE, "paywall")
+    assert extract_page(walled, URL).kind is PageKind.ARTICLE

@@ -319,7 +319,8 @@ def _full(
     short = words < SHORT_BODY
     uncut = _uncut_tree(source, tree, profile) if shrunk or short else None
     visible = "" if uncut is None else _visible_text(uncut)
-    reason = not_article_reason(declared, headline, " ".join(body), words, visible, bool(keyed))
+    text = " ".join(body)
+    reason = not_article_reason(declared, headline, text, words, visible, bool(keyed), before)
     extractor = EXTRACTOR
     if (
         checked

@@ -16,6 +16,8 @@ from itertools import pairwise
 
 from lxml import etree
 
+from crawler.extract.kind import reads_as_wall
+
 _WORD_LIST = (
     "ad ads advert adverts advertisement advertising adslot adunit adcontainer gpt "
     "dfp sponsor sponsored promo promotion newsletter newsletters signup subscribe subscription "
@@ -130,6 +132,14 @@ _WALL_WORDS = frozenset(
 def _is_wall_name(value: str) -> bool:
     tokens = _tokens(value)
     return not _WALL_WORDS.isdisjoint(tokens) or ("sign", "up") in pairwise(t for t in tokens if t)
+
+
+def _is_wall(el: etree._Element) -> bool:
+    """A wall: named as one (or a dialog), and saying what walls say. However many paragraphs of
+    consent text it holds, it is never the article."""
+    named = el.tag == "dialog" or el.get("role") in ("dialog", "alertdialog")
+    named = named or any(v and _is_wall_name(v) for v in (el.get("class"), el.get("id")))
+    return named and reads_as_wall(" ".join(el.itertext()))
 
 
 def _named_only(el: etree._Element, names: list[str]) -> bool:
@@ -257,7 +267,10 @@ def strip_furniture(root: etree._Element, *, hidden_only: bool = False) -> Cuts:
             if not any(a in named for a in el.iterancestors()):
                 cut_chars += chars
             named.add(el)
-        elif paragraphs == _CONTAINER or (hidden_only and not (names and _is_hidden(el, names))):
+        elif paragraphs == _CONTAINER:
+            if hidden_only or not _is_wall(el):
+                continue  # many paragraphs: a container, whatever its name, unless a wall
+        elif hidden_only and not (names and _is_hidden(el, names)):
             continue
         doomed.append(el)
     for el in doomed:

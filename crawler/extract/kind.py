@@ -37,9 +37,16 @@ _PAYWALL = re.compile(
 
 
 def not_article_reason(
-    declared: Declared, headline: str, body: str, words: int, visible: str, has_items: bool
+    declared: Declared,
+    headline: str,
+    body: str,
+    words: int,
+    visible: str,
+    has_items: bool,
+    before: int = 0,
 ) -> str | None:
-    """Why the page is not an article, or None when it is one."""
+    """Why the page is not an article, or None when it is one. `before`: words in the body of
+    the article's previous revision (0 for a new one)."""
     if has_items or words >= SHORT_BODY:
         return None  # a long text is an article whatever its title says
     titles = " ".join(filter(None, (declared.title, headline)))
@@ -52,6 +59,8 @@ def not_article_reason(
         return "paywall"
     if words < _TEASER and (declared.free is False or (words == 0 and _PAYWALL.search(visible))):
         return "paywall"
+    if 2 * words <= before and _PAYWALL.search(visible):
+        return "paywall"  # the article we had, cut down to a teaser in front of a wall
     if _CONSENT.search(body) or (words == 0 and _CONSENT.search(visible)):
         return "consent_wall"
     if words == 0:
