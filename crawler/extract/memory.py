@@ -120,11 +120,14 @@ def volatile_texts(tree: LexborHTMLParser, memory: ArticleMemory | None) -> froz
     )
 
 
-def fingerprint(tree: LexborHTMLParser, memory: ArticleMemory) -> str | None:
-    """Hash of the article's own region, or None when the remembered selectors do not fit."""
+def fingerprint(
+    tree: LexborHTMLParser, memory: ArticleMemory, container: LexborNode | None = None
+) -> str | None:
+    """Hash of the article's own region, or None when the remembered selectors do not fit.
+    `container`: the element `memory.container` selects, when the caller has it at hand."""
     if not memory.container:
         return None
-    found = tree.css(memory.container)
+    found = [container] if container is not None else tree.css(memory.container)
     if len(found) != 1:
         return None
     parts = [container_text(found[0], memory.volatile)]
@@ -183,19 +186,25 @@ def _weigh(
     """Body characters under `node`, recorded for every element that may reach `least`.
 
     A child subtree holding less text than `least` cannot cover the body: its text nodes are
-    read in one call and only summed, instead of being visited one by one.
+    read in one call and only summed, instead of being visited one by one. And only when no
+    deeper element covers the body: then `node` cannot be the lowest that does, and whether it
+    covers is known without them (the menus, headers and sidebars beside the article's
+    ancestors are never searched for).
     """
     total = 0
+    small: list[str] = []  # the text nodes of `node` and of its small children
     for child in node.iter(include_text=True):
         if child.is_text_node:
             if node.tag not in _NOT_TEXT:
-                total += _matched([child.text_content or ""], *output)
+                small.append(child.text_content or "")
         elif child.tag not in _NOT_TEXT:
             text = child.text(deep=True, separator=_FRAGMENT)
             if len(text) >= least:
                 total += _weigh(child, output, least, weight)
             else:
-                total += _matched(text.split(_FRAGMENT), *output)
+                small.extend(text.split(_FRAGMENT))
+    if total < least:  # nothing below covers the body: does this element, with the rest?
+        total += _matched(small, *output)
     weight[node.mem_id] = (total, node)
     return total
 
@@ -287,7 +296,7 @@ def block_texts(container: LexborNode) -> dict[str, str]:
     used once: a wrapper around the article, or the class of every paragraph, is never furniture.
     """
     limit = len(normalise_text(container.text(deep=True, separator=" "))) // 5
-    out: dict[str, str] = {}
+    once: dict[str, LexborNode] = {}
     repeated: set[str] = set()
     for node in container.traverse():
         if not node.is_element_node or node.mem_id == container.mem_id:
@@ -295,11 +304,17 @@ def block_texts(container: LexborNode) -> dict[str, str]:
         sig = block_signature(node)
         if not sig or sig in repeated:
             continue
-        if sig in out:
+        if sig in once:
             repeated.add(sig)
             continue
-        out[sig] = normalise_text(node.text(deep=True, separator=" "))
-    return {s: t for s, t in out.items() if s not in repeated and len(t) <= limit}
+        once[sig] = node
+    out = {}
+    for sig, node in once.items():  # text read only for the classes used once
+        if sig not in repeated:
+            text = normalise_text(node.text(deep=True, separator=" "))
+            if len(text) <= limit:
+                out[sig] = text
+    return out
 
 
 def _hash(text: str) -> str:
@@ -355,4 +370,5 @@ def learn(
         suspects=suspects,
         items=dict(list({**(before.items if before else {}), **items}.items())[-_MAX_ITEMS:]),
     )
-    return replace(memory, fingerprint=fingerprint(tree, memory))
+    # The container's selector names `node` alone (selector_for checks it): no need to run it.
+    return replace(memory, fingerprint=fingerprint(tree, memory, node if container else None))
