@@ -149,14 +149,22 @@ def cross_check(declared: list[str], paragraphs: list[str]) -> list[str]:
     return declared if covered < _COVER else paragraphs
 
 
+def _compared(text: str) -> str:
+    """Text as trafilatura leaves a body line (characters neither printable nor spaces, such as a
+    bidi override, gone), normalised: a headline and a paragraph repeating it compare equal."""
+    if not text.isprintable():
+        text = "".join(c for c in text if c.isprintable() or c.isspace())
+    return normalise_text(text).casefold()
+
+
 def finish_body(paragraphs: list[str], headline: str, dropped: frozenset[str]) -> tuple[str, ...]:
     """Drop empty lines, furniture lines, learnt volatile blocks and a repeated headline."""
     out: list[str] = []
-    heading = normalise_text(headline).casefold()
+    heading = _compared(headline)
     for para in paragraphs:
         if not para or para in dropped or is_furniture_paragraph(para):
             continue
-        if len(out) < 2 and heading and para.casefold() == heading:
+        if len(out) < 2 and heading and _compared(para) == heading:
             continue
         out.append(para)
     return tuple(out)

@@ -45,7 +45,12 @@ from crawler.extract.memory import ArticleMemory
 from crawler.extract.profiles import SiteProfile
 from crawler.extract.site import SiteMemory, furniture_texts, observe
 from crawler.extract.structured import Declared, read_declared
-from crawler.extract.text import normalise_text
+from crawler.extract.text import (
+    has_controls,
+    normalise_text,
+    strip_control_bytes,
+    strip_controls,
+)
 from storage.model import FeedItem, Page, PageKind
 
 EXTRACTOR = "redline"
@@ -57,6 +62,45 @@ MAX_MARKUP = 2_500_000  # characters of markup left after that: more is not an a
 _WALL_TEXT = 40_000  # characters of visible text enough to recognise a wall or an error page
 _VISIBLE_CHAR = re.compile(r"\S")
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+# Deep nesting. Lexbor's tree building slows with the depth of open elements (quadratically:
+# 200,000 nested <div>s take minutes) and libxml2 gives up on the whole page past 255 levels, so
+# a page nested deeper is flattened first, as browsers do: past _WRAPPER_DEPTH open elements a
+# start tag and its end tag are dropped, their text kept; text blocks (paragraphs, headings, list
+# items, table cells) are still kept up to _BLOCK_DEPTH, so a deep article keeps its paragraphs.
+_WRAPPER_DEPTH = 160
+_BLOCK_DEPTH = 200
+# The cheap check (_may_be_deep): a window of _DEEP_WINDOW characters every _DEEP_STEP (at most
+# _DEEP_SAMPLES windows a page). The corpus's deepest-looking page scores about 1,000.
+_DEEP_LIMIT = 2500
+_DEEP_STEP = 8192
+_DEEP_WINDOW = 512
+_DEEP_SAMPLES = 32
+_TAG = re.compile(r"<(?:!--.*?(?:-->|\Z)|[!?][^>]*>?|(/?)([A-Za-z][^\s/>]*)[^>]*>?)", re.S)
+
+
+def _names(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_VOID = _names(
+    "area base basefont bgsound br col embed frame hr image img input keygen link meta param "
+    "source track wbr"
+)
+_RAW_TEXT = {
+    name: re.compile(rf"</{name}[\s/>]", re.IGNORECASE)
+    for name in _names("script style textarea title xmp iframe noembed noframes noscript")
+}
+_TEXT_BLOCKS = _names(
+    "p h1 h2 h3 h4 h5 h6 li ul ol dl dt dd blockquote pre table caption thead tbody tfoot tr td "
+    "th figcaption"
+)
+_SIBLINGS = _names("p li dt dd tr td th option")  # a second one closes the first
+_CLOSES_P = _TEXT_BLOCKS | _names(
+    "address article aside details div fieldset figure footer form header hgroup hr main menu "
+    "nav section"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +129,22 @@ def _text_of(html: bytes | str, encoding: str | None) -> tuple[str, bytes | str]
     """The page as text, and what to hand to Lexbor (UTF-8 bytes parse faster than str)."""
     if isinstance(html, str):
         text = _SURROGATES.sub("", html)  # lone surrogates cannot reach a parser
+        if _CONTROLS.search(text):
+            text = strip_controls(text)
         return text, text
     if looks_binary(html):
         return _not_article("binary")
     decoded = decode_html(html, encoding)
     plain_utf8 = decoded.encoding == "utf-8" and not html.startswith(b"\xef\xbb\xbf")
-    return decoded.text, html if plain_utf8 and b"\x00" not in html else decoded.text
+    if plain_utf8:
+        if not has_controls(html):
+            return decoded.text, html
+        cleaned = strip_control_bytes(html)  # still UTF-8: only ASCII bytes went
+        return cleaned.decode("utf-8"), cleaned
+    text = decoded.text
+    if _CONTROLS.search(text):
+        text = strip_controls(text)
+    return text, text
 
 
 def _shrink(text: str) -> str:
@@ -124,6 +178,7 @@ def extract(
             and memory.fingerprint
             and isinstance(html, bytes)
             and len(html) <= LARGE_PAGE
+            and not _may_be_deep(html)  # Lexbor parses a deep page slowly: flattened first
         ):
             # The re-check first, on the bytes as they came: decoding can wait. A page that is
             # not plain UTF-8 reads differently here, which costs a full extraction, never a
@@ -148,7 +203,9 @@ def region_unchanged(html: bytes, encoding: str | None, memory: ArticleMemory | 
     if memory is None or not memory.fingerprint:
         return False
     try:
-        raw = len(html) <= LARGE_PAGE  # first on the bytes as they came, as extract() does
+        # First on the bytes as they came, as extract() does; a deep page is flattened first.
+        deep = _may_be_deep(html)
+        raw = len(html) <= LARGE_PAGE and not deep
         if raw and mem.fingerprint(LexborHTMLParser(html), memory) == memory.fingerprint:
             return True
         decoded = _text_of(html, encoding)
@@ -157,7 +214,8 @@ def region_unchanged(html: bytes, encoding: str | None, memory: ArticleMemory | 
         prepared = _prepared(*decoded, memory)
         if isinstance(prepared, Extraction):
             return False
-        return mem.fingerprint(LexborHTMLParser(prepared[1]), memory) == memory.fingerprint
+        source = _flatten(prepared[0]) if deep else prepared[1]
+        return mem.fingerprint(LexborHTMLParser(source), memory) == memory.fingerprint
     except Exception:
         return False
 
@@ -171,10 +229,111 @@ def _prepared(
     if not _VISIBLE_CHAR.search(text):
         return _not_article("empty", memory)
     if len(text) > LARGE_PAGE:
+        if _may_be_deep(text):  # before Lexbor's parse in _shrink, which a deep page makes slow
+            text = _flatten(text)
         text = source = _shrink(text)
         if len(text) > MAX_MARKUP:
             return _not_article("too_large", memory)
     return text, source
+
+
+def _may_be_deep(data: bytes | str, limit: int = _DEEP_LIMIT) -> bool:
+    """Cheap check, before a Lexbor parse: might this page nest over `limit` elements deep?
+
+    Tags are counted in a small window every few kilobytes and the depth they add up to is
+    scaled to the whole step: a page nested deep enough to slow Lexbor down shows as a long run
+    of start tags or a steady excess of them. Ordinary pages stay far below `limit` (void tags
+    and unclosed paragraphs add a little); a page shallower than about a step's worth of tags
+    may pass unseen, which costs a few milliseconds at most. libxml2 catches it later anyway.
+    """
+    size = len(data)
+    if size < 3 * limit:  # every level costs at least three characters: "<a>"
+        return False
+    lt, close = (b"<", b"</") if isinstance(data, bytes) else ("<", "</")
+    step = max(_DEEP_STEP, size // _DEEP_SAMPLES)
+    scale = step / _DEEP_WINDOW
+    depth = 0.0
+    for start in range(0, size, step):
+        closes = data.count(close, start, start + _DEEP_WINDOW)  # type: ignore[arg-type]
+        opens = data.count(lt, start, start + _DEEP_WINDOW) - closes  # type: ignore[arg-type]
+        depth = max(depth + (opens - closes) * scale, 0.0)
+        if depth > limit:
+            return True
+    return False
+
+
+def _flatten(text: str) -> str:
+    """The page with no element nested deeper than libxml2 (and a fast Lexbor parse) allows:
+    `text` itself when no element sits 256 deep, else the start and end tags of the elements past
+    _WRAPPER_DEPTH (text blocks: past _BLOCK_DEPTH) cut out, their content kept in place.
+
+    One pass over the tags, linear whatever the nesting: an end tag closes the innermost open
+    element of its name and all opened after it, as HTML parsers do; a stray one is left be.
+    """
+    pieces: list[str] = []
+    stack: list[tuple[str, bool]] = []  # open elements: name, kept
+    open_count: dict[str, int] = {}
+    kept = deepest = last = pos = 0
+
+    def pop() -> None:
+        nonlocal kept
+        name, was_kept = stack.pop()
+        open_count[name] -= 1
+        kept -= was_kept
+
+    while True:
+        match = _TAG.search(text, pos)
+        if match is None:
+            break
+        pos = match.end()
+        name = match.group(2)
+        if name is None:  # comment, doctype, processing instruction
+            continue
+        name = name.lower()
+        if match.group(1):  # an end tag
+            if not open_count.get(name):
+                continue
+            while stack[-1][0] != name:
+                pop()
+            keep = stack[-1][1]
+            pop()
+        elif name in _VOID:
+            continue
+        else:
+            if stack and (
+                (stack[-1][0] == name and name in _SIBLINGS)
+                or (stack[-1][0] == "p" and name in _CLOSES_P)
+            ):
+                pop()
+            raw = _RAW_TEXT.get(name)  # kept: their content is text, whatever it looks like
+            keep = raw is not None or kept < (
+                _BLOCK_DEPTH if name in _TEXT_BLOCKS else _WRAPPER_DEPTH
+            )
+            stack.append((name, keep))
+            open_count[name] = open_count.get(name, 0) + 1
+            kept += keep
+            deepest = max(deepest, len(stack))
+            if raw is not None:
+                found = raw.search(text, pos)
+                pos = found.start() if found is not None else len(text)
+        if not keep:
+            pieces.append(text[last : match.start()])
+            last = match.end()
+    if deepest < 256 or not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _parse_flat(text: str, source: bytes | str) -> tuple[str, bytes | str, etree._Element | None]:
+    """libxml2's parse of the page; of the page flattened (_flatten) when it nests too deep."""
+    root = _lxml_parse(source)
+    error = _PARSER.error_log.last_error  # nearly always None: the parser recovers quietly
+    if error is not None and error.type_name == "ERR_RESOURCE_LIMIT":
+        flat = _flatten(text)
+        if flat is not text:
+            return flat, flat, _lxml_parse(flat)
+    return text, source, root
 
 
 def extract_page(html: bytes | str, url: str, **kwargs: Any) -> Page:
@@ -197,17 +356,22 @@ def _extract_text(
     if isinstance(prepared, Extraction):
         return prepared
     text, source = prepared
-    if tree is not None:  # already re-checked on these very bytes
-        return _full(source, tree, url, profile, memory, previous, site)
-    tree = LexborHTMLParser(source)
-    if (
-        memory is not None
-        and previous is not None
-        and memory.fingerprint
-        and mem.fingerprint(tree, memory) == memory.fingerprint
-    ):
+    checked = tree is not None  # already re-checked on these very bytes (in extract())
+    known = memory if memory is not None and previous is not None and memory.fingerprint else None
+    if known and previous and not checked and not _may_be_deep(source):  # before libxml2's parse
+        tree = LexborHTMLParser(source)
+        if mem.fingerprint(tree, known) == known.fingerprint:
+            return Extraction(page=previous, memory=memory, reused=True, site=site)
+        checked = True
+    parsed = source
+    text, source, root = _parse_flat(text, source)
+    if source is not parsed:  # flattened: the flat page is the one read and re-checked
+        tree, checked = None, False
+    if tree is None:
+        tree = LexborHTMLParser(source)
+    if known and previous and not checked and mem.fingerprint(tree, known) == known.fingerprint:
         return Extraction(page=previous, memory=memory, reused=True, site=site)
-    return _full(source, tree, url, profile, memory, previous, site)
+    return _full(source, tree, url, profile, memory, previous, site, root)
 
 
 # trafilatura's own parser options (comments and processing instructions dropped), but elements
@@ -230,12 +394,20 @@ _PARSER.set_element_class_lookup(
 )
 
 
-def _lxml_tree(source: bytes | str) -> etree._Element | None:
-    """One lxml tree for furniture cutting, fields and trafilatura (which takes it as is)."""
+def _lxml_parse(source: bytes | str) -> etree._Element | None:
     try:
-        root = etree.fromstring(source, _PARSER)
+        return etree.fromstring(source, _PARSER)
     except (etree.ParserError, ValueError):
-        root = None
+        return None
+
+
+def _lxml_tree(
+    source: bytes | str, root: etree._Element | None = None, parsed: bool = False
+) -> etree._Element | None:
+    """One lxml tree for furniture cutting, fields and trafilatura (which takes it as is).
+    `parsed`: `root` is _lxml_parse(source), already made."""
+    if not parsed:
+        root = _lxml_parse(source)
     if root is not None and len(root):
         return root
     text = source if isinstance(source, str) else source.decode("utf-8", errors="replace")
@@ -249,8 +421,13 @@ def _lxml_tree(source: bytes | str) -> etree._Element | None:
     return root
 
 
-def _reading_tree(source: bytes | str, tree: LexborHTMLParser) -> etree._Element | None:
-    root = _lxml_tree(source)
+def _reading_tree(
+    source: bytes | str,
+    tree: LexborHTMLParser,
+    first: etree._Element | None = None,
+    parsed: bool = False,
+) -> etree._Element | None:
+    root = _lxml_tree(source, first, parsed)
     body = root.find("body") if root is not None else None
     if (body is None or not len(body)) and tree.body is not None and tree.body.child is not None:
         # libxml2 leaves HTML5 elements after a bare <meta> in <head>; Lexbor follows the
@@ -267,9 +444,11 @@ def _full(
     memory: ArticleMemory | None,
     previous: Page | None,
     site: SiteMemory | None,
+    first: etree._Element | None,
 ) -> Extraction:
+    """`first`: _lxml_parse(source), already made (the tree to read from, when it parsed)."""
     declared = read_declared(tree)
-    root = _reading_tree(source, tree)
+    root = _reading_tree(source, tree, first, parsed=True)
     if root is None:
         return _not_article("empty", memory)
     tz = zone(profile.timezone if profile else None)

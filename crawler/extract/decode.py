@@ -2,7 +2,8 @@
 
 Order of belief: a byte-order mark; valid UTF-8 (legacy 8-bit text such as windows-1251 almost never
 decodes as valid UTF-8, so a page that does is UTF-8 whatever it claims); the HTTP charset; the
-page's own <meta charset>; then a statistical guess. Binary data served as text/html is recognised
+page's own <meta charset>; the first of those that decodes with only a few bad bytes (they become
+U+FFFD); then a statistical guess. Binary data served as text/html is recognised
 by its magic number or its share of control bytes and reported, never decoded into noise.
 """
 
@@ -34,6 +35,12 @@ _MAGIC = (
     b"7z\xbc\xaf",
 )
 _CONTROL_BYTES = bytes(range(0, 9)) + bytes(range(14, 32))
+# A declared encoding that decodes with at most this many bad bytes (or one per _BYTES_PER_ERROR
+# bytes, on a long page) is believed, the bad bytes becoming U+FFFD.
+_FEW_ERRORS = 8
+_BYTES_PER_ERROR = 1000
+# What browsers read for these labels (WHATWG Encoding): windows-1252, whose C1 bytes are letters.
+_BROWSER_NAMES = {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +66,10 @@ def _codec(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        return codecs.lookup(name.strip().strip("\"'")).name
+        found = codecs.lookup(name.strip().strip("\"'")).name
     except LookupError:
         return None
+    return _BROWSER_NAMES.get(found, found)
 
 
 def _try(data: bytes, encoding: str | None) -> str | None:
@@ -90,6 +98,17 @@ def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
         if declared and declared not in ("utf-8", "utf-16", "utf-16-le", "utf-16-be"):
             text = _try(data, declared)
             if text is not None:
+                return Decoded(text, declared)
+    # No declaration decodes cleanly: one that decodes with a handful of bad bytes (a truncated
+    # character, a stray byte pasted in) is still believed over a statistical guess, which a few
+    # bad bytes throw off completely; only those bytes become U+FFFD. A page in another encoding
+    # altogether fails nearly every non-ASCII byte and is guessed.
+    allowed = max(_FEW_ERRORS, len(data) // _BYTES_PER_ERROR)
+    declared_names = (_codec(http_charset), _codec(meta.group(1).decode("ascii")) if meta else None)
+    for declared in declared_names:
+        if declared and declared not in ("utf-16", "utf-16-le", "utf-16-be"):
+            text = data.decode(declared, errors="replace")
+            if text.count("\ufffd") <= allowed:
                 return Decoded(text, declared)
     guess = charset_normalizer.from_bytes(data[:65536]).best()
     guessed = _codec(guess.encoding) if guess is not None else None

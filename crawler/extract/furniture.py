@@ -281,7 +281,7 @@ def strip_furniture(root: etree._Element, *, hidden_only: bool = False) -> Cuts:
 # Inline elements inside a paragraph that hold several links: hover cards ("more on this person"
 # pop-ups hidden by the site's stylesheet), inline link lists. Prose with links has words
 # between them; such a cluster is nearly all link text.
-_LINK_CLUSTERS = etree.XPath("//p//*[not(self::a)][count(.//a) >= 3]")
+_MIN_CLUSTER_LINKS = 3
 _CLUSTER_LINK_SHARE = 0.9
 _MIN_OWN_TEXT = 20  # characters of the paragraph outside the cluster
 
@@ -296,9 +296,27 @@ def _is_link_cluster(el: etree._Element) -> bool:
     return total > 0 and linked >= _CLUSTER_LINK_SHARE * total
 
 
+def _cluster_candidates(root: etree._Element) -> list[etree._Element]:
+    """Elements inside a paragraph, other than links, that hold three links or more, in
+    document order. Walked from the paragraphs that hold three links at all: linear in the
+    page's size, where an XPath over every paragraph's descendants grew with its square."""
+    found: list[etree._Element] = []
+    seen: set[etree._Element] = set()
+    for paragraph in root.iter("p"):
+        if sum(1 for _ in paragraph.iter("a")) < _MIN_CLUSTER_LINKS:
+            continue
+        for el in paragraph.iterdescendants(etree.Element):
+            if el.tag == "a" or el in seen:
+                continue
+            seen.add(el)
+            if sum(1 for _ in el.iter("a")) >= _MIN_CLUSTER_LINKS:
+                found.append(el)
+    return found
+
+
 def drop_link_clusters(root: etree._Element) -> None:
-    """Remove the innermost link clusters nested in paragraphs (see _LINK_CLUSTERS)."""
-    found = [el for el in _LINK_CLUSTERS(root) if _is_link_cluster(el)]
+    """Remove the innermost link clusters nested in paragraphs (see _cluster_candidates)."""
+    found = [el for el in _cluster_candidates(root) if _is_link_cluster(el)]
     inner = set(found)
     for el in found:
         for ancestor in el.iterancestors():

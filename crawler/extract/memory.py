@@ -146,14 +146,6 @@ def fingerprint(
     return _digest(parts)
 
 
-def _depth(node: LexborNode) -> int:
-    depth = 0
-    while node.parent is not None:
-        node = node.parent
-        depth += 1
-    return depth
-
-
 _FRAGMENT = "\x1f"  # between text nodes when a subtree's text is read in one call
 
 
@@ -177,11 +169,17 @@ def _matched(texts: list[str], output: str, words: frozenset[str]) -> int:
     return total
 
 
+# Deeper than this, a subtree is weighed as one block of text: the recursion below stays far
+# from Python's limit whatever the page's nesting (extraction flattens deep pages anyway).
+_MAX_DEPTH = 300
+
+
 def _weigh(
     node: LexborNode,
     output: tuple[str, frozenset[str]],
     least: float,
-    weight: dict[int, tuple[int, LexborNode]],
+    weight: dict[int, tuple[int, int, LexborNode]],
+    depth: int = 0,
 ) -> int:
     """Body characters under `node`, recorded for every element that may reach `least`.
 
@@ -199,13 +197,13 @@ def _weigh(
                 small.append(child.text_content or "")
         elif child.tag not in _NOT_TEXT:
             text = child.text(deep=True, separator=_FRAGMENT)
-            if len(text) >= least:
-                total += _weigh(child, output, least, weight)
+            if len(text) >= least and depth < _MAX_DEPTH:
+                total += _weigh(child, output, least, weight, depth + 1)
             else:
                 small.extend(text.split(_FRAGMENT))
     if total < least:  # nothing below covers the body: does this element, with the rest?
         total += _matched(small, *output)
-    weight[node.mem_id] = (total, node)
+    weight[node.mem_id] = (total, depth, node)
     return total
 
 
@@ -219,11 +217,11 @@ def find_container(tree: LexborHTMLParser, body: tuple[str, ...]) -> LexborNode 
     if not body or tree.body is None:
         return None
     least = _COVER * total
-    weight: dict[int, tuple[int, LexborNode]] = {}
+    weight: dict[int, tuple[int, int, LexborNode]] = {}
     body_node = tree.body
     _weigh(body_node, (output, frozenset(output.split())), least, weight)
-    covering = [n for k, (w, n) in weight.items() if w >= least and k != body_node.mem_id]
-    return max(covering, key=_depth) if covering else None
+    covering = [(d, n) for k, (w, d, n) in weight.items() if w >= least and k != body_node.mem_id]
+    return max(covering, key=lambda found: found[0])[1] if covering else None
 
 
 def _quote(value: str) -> str:
