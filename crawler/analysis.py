@@ -14,6 +14,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import select
+import signal
+import threading
+import time
 from dataclasses import dataclass
 
 from crawler.diff import compare
@@ -138,15 +142,72 @@ def _baseline(
 POOL_NICENESS = 10
 
 
-def pool_worker_started(cpus: frozenset[int] | None = None) -> None:
+def pool_worker_started(cpus: frozenset[int] | None = None, daemon: int | None = None) -> None:
     """Lower a pool worker's CPU priority, and keep it on `cpus` when given (the CPUs the
     checking process does not run on): every check passes through the checking process
-    (fetching, re-checks, writes), the pool's work is the slow part of a few checks only."""
+    (fetching, re-checks, writes), the pool's work is the slow part of a few checks only.
+
+    A worker ignores SIGINT and SIGTERM: Ctrl-C reaches the whole process group, and systemd's
+    stop the whole cgroup, but the daemon drains its workers (the checks in flight are
+    recorded) and then stops them. With `daemon` (its pid) the worker ends when that process
+    ends, however it ends (SIGKILL, a second signal): it is never left orphaned; and a SIGTERM
+    from the daemon itself still ends it (the pool sends one to every worker when another died:
+    ignoring that one could leave the pool's shutdown waiting for ever)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if daemon is None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        die_with(daemon)
     with contextlib.suppress(OSError):  # not allowed here: run at the same priority
         os.nice(POOL_NICENESS)
     if cpus:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, cpus)
+
+
+def die_with(pid: int) -> None:
+    """End this process as soon as process `pid` has ended (a watching thread), or when `pid`
+    sends it a SIGTERM; a SIGTERM from anybody else is ignored.
+
+    Not PR_SET_PDEATHSIG: a forkserver's workers are the forkserver's children, not the
+    daemon's, and the forkserver dies of a SIGTERM sent to the group while the daemon drains.
+    The forkserver and the resource tracker need nothing: they exit when the daemon and every
+    worker have closed their ends of the pipes they read (measured: tests/test_process_tree.py).
+    """
+    try:
+        handle: int | None = os.pidfd_open(pid)  # Linux 5.3+: readable once `pid` has exited
+    except (AttributeError, OSError):  # elsewhere, or already gone: look every second
+        handle = None
+    # SIGTERM is blocked in every thread (those started later too) and taken by one that asks
+    # who sent it: the daemon's ends the worker, anybody else's (the group's) is dropped.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    for target, args in ((_end_with, (pid, handle)), (_terminated_by, (pid,))):
+        threading.Thread(target=target, args=args, name="redline-worker", daemon=True).start()
+
+
+def _end_with(pid: int, handle: int | None) -> None:
+    if handle is not None:
+        select.select([handle], [], [])
+    else:
+        while _alive(pid):
+            time.sleep(1.0)
+    os._exit(1)  # the daemon is gone: nobody waits for this worker's results
+
+
+def _terminated_by(pid: int) -> None:
+    while signal.sigwaitinfo({signal.SIGTERM}).si_pid != pid:
+        pass
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process now: ours is gone
+        return False
+    return True
 
 
 _SITES: dict[str, tuple[int, SiteMemory]] = {}  # site -> (version, parsed memory), per worker

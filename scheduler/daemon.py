@@ -31,12 +31,14 @@ from crawler.spider import ArticleSpider, Fetched, FetchJob
 from scheduler.checks import ArticleChecker
 from scheduler.discovery import SourceChecker
 from storage import Claim, StorageError, Store
+from storage.errors import DiskFull
 
 if TYPE_CHECKING:
     from scheduler.alerts.delivery import AlertDispatcher
 
 log = logging.getLogger("redline.daemon")
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+DISK_FULL_SAID_EVERY = 60.0  # seconds: the daemon says its database's disk is full this seldom
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,8 @@ class Daemon:
         self.unclaimed: list[int] = []  # targets that could not be leased (database errors)
         self.exit_code = 0
         self._claim_failures = 0
+        self.fatal: DiskFull | None = None  # what ended a one-off pass early
+        self._disk_full_said: datetime | None = None
         if alerts is not None:
             checker.on_alerts = alerts.wake
         self._stopping = False
@@ -179,7 +183,7 @@ class Daemon:
             self.settings.workers,
             mp_context=context,
             initializer=pool_worker_started,
-            initargs=(pool_cpus,),
+            initargs=(pool_cpus, os.getpid()),  # the workers die with this process
         )
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -227,6 +231,9 @@ class Daemon:
             claims = await asyncio.to_thread(
                 self.store.claim_due, now, self.owner, limit=room, lease_seconds=lease
             )
+        except DiskFull as exc:
+            self._disk_full(exc)
+            return
         except StorageError as exc:
             log.warning("cannot lease due articles: %s (retrying)", exc)
             return
@@ -246,6 +253,9 @@ class Daemon:
             claims = await asyncio.to_thread(
                 self.store.claim_ids, batch, now, self.owner, lease_seconds=lease
             )
+        except DiskFull as exc:  # waiting would not free any space: the pass ends
+            self._disk_full(exc)
+            return
         except StorageError as exc:
             self._claim_failures += 1
             if self._claim_failures < self.settings.claim_attempts:
@@ -260,6 +270,25 @@ class Daemon:
         self.skipped.extend(i for i in batch if i not in claimed)
         del self.targets[: len(batch)]
         self._enqueue(claims)
+
+    def _disk_full(self, exc: DiskFull) -> None:
+        """The database's disk is full. A one-off pass ends (nothing it checks could be
+        recorded) and leaves saying so to its caller (`fatal`); the daemon goes on trying (the
+        leases expire, the checks are retried) and says so once a minute, not once a check."""
+        if self.targets is not None:
+            if self.fatal is None:
+                self.fatal = exc
+                self.stop(1)
+            return
+        now = self.clock()
+        said = self._disk_full_said
+        if said is None or (now - said).total_seconds() >= DISK_FULL_SAID_EVERY:
+            self._disk_full_said = now
+            log.error(
+                "the database's disk is full (%s): checks are not recorded; retrying, "
+                "saying so again in a minute",
+                exc,
+            )
 
     def _end_of_pass(self) -> None:
         """A one-off pass ends when every target was leased and recorded, skipped, or given
@@ -287,6 +316,9 @@ class Daemon:
             return
         try:
             jobs = await asyncio.to_thread(self.sources.due_jobs, self.clock(), self.owner)
+        except DiskFull as exc:
+            self._disk_full(exc)
+            return
         except StorageError as exc:
             log.warning("cannot lease due sources: %s (retrying)", exc)
             return
@@ -302,6 +334,9 @@ class Daemon:
         recorded = None
         try:
             recorded = await self.checker.check(fetched)
+        except DiskFull as exc:  # the lease expires and the check is retried (by the daemon)
+            self._disk_full(exc)
+            self.checker.outcomes["error"] += 1
         except Exception:  # the lease expires and the check is retried
             log.exception("could not record the check of %s", job.url)
             self.checker.outcomes["error"] += 1
@@ -322,7 +357,10 @@ class Daemon:
             await self.runner.join()
         try:
             await self.checker.close()
-        except Exception:  # what it kept is a hint extraction rebuilds: never block the exit
+        except StorageError as exc:  # what it kept is a hint extraction rebuilds
+            if self.fatal is None:  # a pass that ended on a full disk has said why
+                log.warning("could not save what was learnt about sites: %s", exc)
+        except Exception:  # never block the exit
             log.exception("could not save what was learnt about sites")
         while not self.queue.empty():
             job = self.queue.get_nowait()
@@ -335,7 +373,8 @@ class Daemon:
                 )
                 log.info("released %d leases of articles not fetched", released)
             except StorageError as exc:
-                log.warning("could not release leases (%s); they expire on their own", exc)
+                if self.fatal is None:
+                    log.warning("could not release leases (%s); they expire on their own", exc)
         await self._finish_alerts()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -351,7 +390,8 @@ class Daemon:
             if self.targets is not None:
                 await self.alerts.flush()
         except StorageError as exc:
-            log.warning("could not send the alerts of this pass: %s (sent later)", exc)
+            if self.fatal is None:
+                log.warning("could not send the alerts of this pass: %s (sent later)", exc)
         finally:
             await self.alerts.close()
 

@@ -4,7 +4,8 @@ A re-check that answers 304 costs little to fetch, and then one write transactio
 thread hop) to record. Here results wait a few milliseconds for others to join them and are
 written by `Store.record_many` together; each is still keyed by its own fetch id, so a retried
 batch is as harmless as a retried single record. If a batch fails, its results are recorded
-one by one, so one bad result never costs the others.
+one by one, so one bad result never costs the others; but when the database's disk is full,
+nothing can be written, and the whole batch fails at once with that error.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from storage import CheckRecord, RecordResult, Store
+from storage.errors import DiskFull
 
 
 class BatchRecorder:
@@ -36,6 +38,11 @@ class BatchRecorder:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:
                 results = await asyncio.to_thread(self.store.record_many, [r for r, _ in batch])
+            except DiskFull as exc:  # one by one would fail the same way, each in turn
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
             except Exception:
                 await self._one_by_one(batch)
                 continue

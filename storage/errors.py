@@ -9,6 +9,11 @@ class DatabaseUnavailable(StorageError):
     """The database cannot be reached or opened (server down, bad path, bad credentials)."""
 
 
+class DiskFull(DatabaseUnavailable):
+    """The database's file system (or its size limit) is full: nothing more can be written until
+    space is freed. Reads still work."""
+
+
 class SchemaError(StorageError):
     """The database's schema is not one this version can use."""
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import codec
-from storage.errors import DatabaseUnavailable, SchemaError, StorageError
+from storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
 from storage.migrations import migrations
 from storage.sqlstore import SqlStore, Tx
 
@@ -135,6 +135,8 @@ def _convert(exc: sqlite3.Error, path: Path) -> StorageError:
     message = str(exc)
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in message:
         return DatabaseUnavailable(f"{path} is not a SQLite database (or it is corrupt)")
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in message:
+        return DiskFull(f"SQLite database {path}: {message}")
     if isinstance(exc, sqlite3.OperationalError) and (
         "locked" in message or "unable to open" in message or "disk" in message
     ):

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from redline import service
-from redline.cli.app import App, emit_json, terminal_safe, when
+from redline.cli.app import App, emit_json, scrub, terminal_safe, when
 from redline.cli.articles import canonical
 from redline.durations import parse_duration
 from storage import ArticleStatus, SourceKind
@@ -141,6 +141,14 @@ def check_command(
     if "daemon" not in holder:
         raise click.ClickException("the check could not start (see the log above)")
     daemon = holder["daemon"]
+    fatal = getattr(daemon, "fatal", None)
+    if fatal is not None:  # the database's disk is full: what was checked is not recorded
+        click.echo(
+            f"redline: error: the database's disk is full ({scrub(str(fatal))}): "
+            "the check stopped; free some space and run it again",
+            err=True,
+        )
+        sys.exit(1)
     outcomes = daemon.checker.outcomes  # type: ignore[attr-defined]
     extra = _pass_counts(daemon)
     if as_json:
