@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -100,11 +100,174 @@ def _from_file(data: Mapping[str, Any], file: Path) -> dict[str, Any]:
     for key in ("profiles", "crawl", "policy", "alerts", "web"):
         if key in data:
             values[key] = MappingProxyType(dict(_table(data[key], f"{file}: [{key}]")))
+    if "crawl" in values:
+        _check_table(values["crawl"], CRAWL_KEYS, f"{file}: [crawl]")
+    if "policy" in values:
+        _check_policy(values["policy"], file)
+    if "web" in values:
+        _check_table(values["web"], WEB_KEYS, f"{file}: [web]")
+    if values.get("profiles"):
+        _check_profiles(values["profiles"], file)
     if "sources" in data:
         if not isinstance(data["sources"], list):
             raise ConfigError(f"{file}: sources must be an array of tables ([[sources]])")
         values["sources"] = tuple(_table(s, f"{file}: [[sources]]") for s in data["sources"])
     return values
+
+
+# --- type and range checks, at start-up ---------------------------------------------------------
+# Each key of [crawl], [policy] and [web]: (what it must be, check). A wrong value stops Redline
+# with one line naming the file, the table and the key, before anything is fetched. [alerts] is
+# checked by redline/alerting.py (it needs the environment for its secrets).
+Check = tuple[str, Callable[[Any], bool]]
+
+
+def _number(low: float, high: float | None = None, *, above: bool = False) -> Check:
+    def ok(v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
+            return False
+        return (v > low if above else v >= low) and (high is None or v <= high)
+
+    bound = f"greater than {low:g}" if above else f"at least {low:g}"
+    return (f"a number {bound}" + (f" and at most {high:g}" if high is not None else ""), ok)
+
+
+def _integer(low: int, high: int | None = None) -> Check:
+    def ok(v: Any) -> bool:
+        return (
+            isinstance(v, int)
+            and not isinstance(v, bool)
+            and v >= low
+            and (high is None or v <= high)
+        )
+
+    return (f"a whole number from {low}" + (f" to {high}" if high is not None else " up"), ok)
+
+
+def _duration_check() -> Check:
+    from redline.durations import parse_duration
+
+    def ok(v: Any) -> bool:
+        try:
+            parse_duration(v)
+        except ValueError:
+            return False
+        return True
+
+    return ("a positive duration: minutes (a number) or text such as 90s, 10m, 6h, 2d", ok)
+
+
+def _fraction_below_one(v: Any) -> bool:
+    return _number(0)[1](v) and v < 1
+
+
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+CRAWL_KEYS: Mapping[str, Check] = MappingProxyType(
+    {
+        "per_host": _integer(1, 1000),
+        "concurrency": _integer(1, 10_000),
+        "timeout": _number(0, 3600, above=True),
+        "max_bytes": _integer(1024),
+        "crawl_delay_cap": _number(0, 86_400),
+        "robots_ttl": _number(0, above=True),
+        "robots_error_ttl": _number(0, above=True),
+        "max_redirects": _integer(0, 100),
+        "autothrottle": ("true or false", lambda v: isinstance(v, bool)),
+        "log_level": (f"one of {', '.join(LOG_LEVELS)}", lambda v: v in LOG_LEVELS),
+        "proxy": ("a proxy URL", lambda v: isinstance(v, str) and bool(v.strip())),
+    }
+)
+POLICY_KEYS: Mapping[str, Check] = MappingProxyType(
+    {
+        "min_interval": _duration_check(),
+        "max_interval": _duration_check(),
+        "max_age": _duration_check(),
+        "error_base": _duration_check(),
+        "quiet_factor": _number(0, above=True),
+        "jitter": ("a number from 0 up to (not including) 1", _fraction_below_one),
+    }
+)
+WEB_KEYS: Mapping[str, Check] = MappingProxyType(
+    {
+        "base_url": (
+            "an http(s) URL",
+            lambda v: isinstance(v, str) and v.startswith(("http://", "https://")) and len(v) > 8,
+        ),
+    }
+)
+
+
+def _settings_fields(where: str) -> set[str]:
+    """The keys the settings class of a table knows (one added there and not yet to the table
+    above is let through, to be checked by that class)."""
+    from dataclasses import fields
+
+    if "[crawl]" in where:
+        from crawler.crawlsettings import CrawlSettings
+
+        return {f.name for f in fields(CrawlSettings)} - {"user_agent", "allow_private_networks"}
+    if "[policy" in where:
+        from scheduler.policy import PolicySettings
+
+        return {f.name for f in fields(PolicySettings)}
+    return set()
+
+
+def _check_table(table: Mapping[str, Any], keys: Mapping[str, Check], where: str) -> None:
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        unknown = sorted(set(unknown) - _settings_fields(where))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s): {', '.join(map(str, unknown))}")
+    for key, value in table.items():
+        if key not in keys:
+            continue
+        expected, ok = keys[key]
+        if not ok(value):
+            raise ConfigError(f"{where} {key}: must be {expected}, not {_shown(value)}")
+
+
+def _check_policy(table: Mapping[str, Any], file: Path) -> None:
+    from redline.durations import parse_duration
+
+    where = f"{file}: [policy]"
+    tables = {where: {k: v for k, v in table.items() if k != "sites"}}
+    sites = table.get("sites", {})
+    if not isinstance(sites, Mapping):
+        raise ConfigError(f'{where} sites: expected tables like [policy.sites."example.com"]')
+    for site, value in sites.items():
+        site_where = f'{file}: [policy.sites."{site}"]'
+        if not isinstance(value, Mapping):
+            raise ConfigError(f'{site_where}: expected a table like [policy.sites."example.com"]')
+        tables[site_where] = value
+    default = {"min_interval": 5, "max_interval": 1440}  # minutes: scheduler/policy.py
+    for table_where, values in tables.items():
+        _check_table(values, POLICY_KEYS, table_where)
+        merged = {**default, **tables[where], **values}
+        low, high = parse_duration(merged["min_interval"]), parse_duration(merged["max_interval"])
+        if high < low:
+            key = "max_interval" if "max_interval" in values else "min_interval"
+            raise ConfigError(
+                f"{table_where} {key}: max_interval ({_shown(merged['max_interval'])}) must be "
+                f"at least min_interval ({_shown(merged['min_interval'])})"
+            )
+
+
+def _check_profiles(profiles: Mapping[str, Any], file: Path) -> None:
+    from crawler.extract import ProfileError, load_profiles
+
+    try:
+        load_profiles(profiles)
+    except ProfileError as exc:
+        raise ConfigError(f"{file}: [profiles] {_one_line(str(exc))}") from None
+
+
+def _shown(value: Any) -> str:
+    return _one_line(repr(value))[:80]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _string(value: Any, where: str) -> str:

@@ -89,11 +89,20 @@ class PostgresStore(SqlStore):
         if schema:
             kwargs["options"] = f"-c search_path={schema}"
         try:  # one direct attempt first: a clear reason, and no pool retry noise when it fails
-            psycopg.connect(conninfo, **kwargs).close()
+            with psycopg.connect(conninfo, **kwargs) as probe:
+                database = probe.info.dbname
+                missing = schema is not None and not _schema_exists(probe, schema)
         except psycopg.Error as exc:
             raise DatabaseUnavailable(
                 f"cannot connect to PostgreSQL at {self.url}: {_first_line(exc)}"
             ) from exc
+        if missing:  # not created here: a typo in ?schema= must not make a second, empty store
+            raise SchemaError(
+                f'PostgreSQL schema "{schema}" does not exist in database "{database}": '
+                f"create it with `CREATE SCHEMA {schema};` (as a role allowed to create "
+                "schemas, then GRANT USAGE, CREATE to Redline's role), or fix ?schema= in "
+                "the database URL"
+            )
         self._pool = ConnectionPool(
             conninfo,
             min_size=1,
@@ -197,6 +206,11 @@ class PostgresStore(SqlStore):
         conn.execute(migration.sql)
         conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (migration.version,))
         return True
+
+
+def _schema_exists(conn: psycopg.Connection[Any], schema: str) -> bool:
+    row = conn.execute("SELECT 1 AS one FROM pg_namespace WHERE nspname = %s", (schema,))
+    return row.fetchone() is not None
 
 
 def _first_line(exc: BaseException) -> str:

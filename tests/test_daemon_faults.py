@@ -56,7 +56,10 @@ def write_config(path: Path, *, private: bool = True, **crawl: object) -> Path:
     settings = {"timeout": 3.0, "per_host": 8, "autothrottle": False, **crawl}
     lines = [f"allow_private_networks = {str(private).lower()}", "[crawl]"]
     for key, value in settings.items():
-        lines.append(f"{key} = {str(value).lower() if isinstance(value, bool) else value!r}")
+        # (a conversion in an f-string applies to the whole expression: format bools apart)
+        lines.append(
+            f"{key} = {str(value).lower()}" if isinstance(value, bool) else f"{key} = {value!r}"
+        )
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -15,6 +15,17 @@ import click
 
 from redline.config import Config, ConfigError, load_config
 from storage import Article, NotFound, StorageError, Store, open_store
+from storage.open import normalize_database_url, redact
+
+# The database URLs of this process: their passwords (and PGPASSWORD) are masked in every error.
+_DATABASE_URLS: set[str] = set()
+
+
+def scrub(text: str) -> str:
+    """`text` without any password of the database URLs in use, nor PGPASSWORD."""
+    for url in _DATABASE_URLS or {""}:
+        text = redact(text, url, os.environ)
+    return text
 
 
 @contextmanager
@@ -23,7 +34,7 @@ def fail_cleanly() -> Iterator[None]:
     try:
         yield
     except (StorageError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(scrub(str(exc))) from exc
 
 
 @dataclass
@@ -37,7 +48,11 @@ class App:
             config = load_config(config_path)
         if db:
             config = _replace(config, database_url=db)
-        return cls(config)
+        _DATABASE_URLS.add(config.database_url)
+        with fail_cleanly():  # a libpq key=value string: PostgreSQL, never a SQLite file name
+            url = normalize_database_url(config.database_url)
+        _DATABASE_URLS.add(url)
+        return cls(_replace(config, database_url=url))
 
     def store(self, *, create: bool = True) -> Store:
         """Open the store on first use: commands that need no database never touch one."""

@@ -101,6 +101,18 @@ def records(store: Store, since: datetime | None) -> Iterator[dict[str, Any]]:
     return heapq.merge(events, revisions, key=lambda rec: rec["time"])
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets
+# (OWASP "CSV Injection"): scraped text must not run as one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would read as a formula gets a leading single quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_row(rec: dict[str, Any]) -> dict[str, Any]:
     row = {key: rec.get(key, "") for key in CSV_COLUMNS}
     row["time"] = rec["time"].isoformat()
@@ -109,7 +121,7 @@ def csv_row(rec: dict[str, Any]) -> dict[str, Any]:
         row["body"] = "\n\n".join(rec["body"])
         row["items"] = json.dumps(rec["items"], ensure_ascii=False) if rec["items"] else ""
         row["changes"] = "; ".join(f"{c['field']}:{c['kind']}:{c['class']}" for c in rec["changes"])
-    return row
+    return {key: csv_cell(value) for key, value in row.items()}
 
 
 @click.command("export")
@@ -131,6 +143,9 @@ def export_command(app: App, fmt: str, since: str | None) -> None:
     Examples:
       redline export --since 7d > last-week.jsonl
       redline export --format csv --since 2026-11-01 > november.csv
+
+    In CSV, a cell starting with = + - @, a tab or a carriage return gets a leading ' so that
+    no spreadsheet runs it as a formula (JSON lines are unchanged).
     """
     start = parse_since(since, datetime.now(UTC)) if since else None
     stream = records(app.store(), start)
@@ -138,7 +153,8 @@ def export_command(app: App, fmt: str, since: str | None) -> None:
         for rec in stream:
             emit_json(rec)
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    # RFC 4180 line ends: a field holding a carriage return is then quoted, not split in two
+    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for rec in stream:
         writer.writerow(csv_row(rec))
