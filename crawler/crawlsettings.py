@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler import politeness
+from crawler.netguard import check_proxy_url
 
 MiB = 1024 * 1024
 
@@ -28,6 +29,14 @@ class CrawlSettings:
     max_redirects: int = 5
     autothrottle: bool = True
     log_level: str = "WARNING"
+    # The only proxy used: http_proxy/https_proxy in the environment are ignored (an inherited
+    # proxy would hide every target from the egress gate). Target names are resolved and checked
+    # here before the request is handed to it (crawler.middlewares.ProxyTargetGuardMiddleware).
+    proxy: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.proxy is not None:
+            check_proxy_url(self.proxy)
 
 
 def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
@@ -78,6 +87,9 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
             "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
         },
+        # Scrapy's proxy middleware reads http_proxy/https_proxy from the environment; it runs
+        # only for `[crawl] proxy`, and then every request names that proxy (EgressGuard).
+        "HTTPPROXY_ENABLED": cs.proxy is not None,
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,  # no allowed_domains
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # no credentials
@@ -85,6 +97,7 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
             "crawler.middlewares.NoRefererRedirect": 600,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.middlewares.EgressGuardMiddleware": 50,
+            "crawler.middlewares.ProxyTargetGuardMiddleware": 60,  # only with [crawl] proxy
             "crawler.middlewares.RobotsPolicyMiddleware": 100,
             # After robots.txt: a request held for the Crawl-delay is refused if the host was
             # paused meanwhile.

@@ -4,13 +4,15 @@ The rules and their values live in `crawler.politeness`; these classes only keep
 read the clock and turn Scrapy requests and responses into arguments of those pure functions.
 A request they refuse ends in the spider's errback with `request.meta["redline_error"]` set to
 (reason, message), so the check is recorded with a reason from `crawler.errors.Reason`.
-Their order (crawlsettings): egress gate, robots.txt (rules, then Crawl-delay), host backoff.
+Their order (crawlsettings): egress gate, proxy target check (only with `[crawl] proxy`),
+robots.txt (rules, then Crawl-delay), host backoff.
 Public Scrapy API only; what needs private API is in `crawler.scrapy_hooks`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,9 +28,9 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler import politeness
+from crawler import netguard, politeness
 from crawler.crawlsettings import CrawlSettings
-from crawler.errors import BlockedURL, Reason
+from crawler.errors import BlockedURL, FetchError, Reason
 from crawler.failures import ERROR_KEY, classify
 from crawler.netguard import check_url
 from crawler.politeness import BackoffSettings, HostBackoff, RobotsRecord
@@ -73,11 +75,14 @@ class EgressGuardMiddleware:
     """Every request, including each redirect hop, must be http(s) to an allowed address.
 
     IP literals are refused here; host names are refused by the resolver (crawler.resolver),
-    on the address actually connected to.
+    on the address actually connected to, or, through a proxy, by `ProxyTargetGuardMiddleware`.
+    Every request names the configured proxy, or none: whatever else set `meta["proxy"]` (or
+    Scrapy's middleware, from http_proxy in the environment) is overruled.
     """
 
     def __init__(self, settings: CrawlSettings) -> None:
         self.allow_private = settings.allow_private_networks
+        self.proxy = settings.proxy
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> EgressGuardMiddleware:
@@ -99,6 +104,50 @@ class EgressGuardMiddleware:
         try:
             check_url(request.url, allow_private=self.allow_private)
         except BlockedURL as exc:
+            hop = " (redirect hop)" if request.meta.get("redirect_urls") else ""
+            raise refuse(request, exc.reason, f"{exc}{hop}") from exc
+        if self.proxy is None:
+            request.meta.pop("proxy", None)  # the download handler would use it as it is
+        else:
+            request.meta["proxy"] = self.proxy
+
+
+class ProxyTargetGuardMiddleware:
+    """With `[crawl] proxy`, the proxy connects to the target, not us: the connect-time resolver
+    (crawler.resolver) only ever sees the proxy's address. So the target's name is resolved and
+    checked here (`netguard.resolve_checked`) before the request is handed to the proxy; an
+    answer with a private address is refused as `blocked_ssrf`, one that cannot be resolved as
+    `dns_error`. The proxy resolves the name again: a rebinding between the two lookups is not
+    caught here, only by a proxy that refuses private destinations itself.
+    Off without a proxy, and with `allow_private_networks` (nothing to refuse).
+    """
+
+    def __init__(self, settings: CrawlSettings, *, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self.resolver: netguard.Resolver = netguard.system_resolver
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ProxyTargetGuardMiddleware:
+        cs = crawl_settings(crawler)
+        if cs.proxy is None or cs.allow_private_networks:
+            raise NotConfigured
+        return cls(cs, timeout=crawler.settings.getfloat("DNS_TIMEOUT", 10.0))
+
+    async def process_request(self, request: Request) -> None:
+        url = urlparse_cached(request)
+        host = (url.hostname or "").rstrip(".")
+        port = url.port or netguard.ALLOWED_SCHEMES.get(url.scheme, 80)
+        check = functools.partial(
+            netguard.resolve_checked,
+            host,
+            port,
+            allow_private=False,
+            timeout=self.timeout,
+            resolver=self.resolver,
+        )
+        try:  # getaddrinfo blocks: off the event loop
+            await asyncio.get_running_loop().run_in_executor(None, check)
+        except FetchError as exc:  # BlockedURL included
             hop = " (redirect hop)" if request.meta.get("redirect_urls") else ""
             raise refuse(request, exc.reason, f"{exc}{hop}") from exc
 

@@ -234,6 +234,25 @@ def _refuse_private_host(host: str, ip: str | None, url: str, allowed: Sequence[
         raise BlockedURL(Reason.BLOCKED_SSRF, f"{ip} is a private or reserved address", url=url)
 
 
+def check_proxy_url(proxy: object) -> None:
+    """Raise `ValueError` unless `proxy` is a usable `[crawl] proxy`: `http://host:port`, maybe
+    with credentials. The proxy's own address is the operator's choice and is not checked here;
+    what it is asked to fetch is (`resolve_checked` on each target before it is handed over)."""
+    if not isinstance(proxy, str):
+        raise ValueError(f"proxy must be a URL like http://proxy.example:3128, not {proxy!r}")
+    try:
+        parts = urlsplit(proxy)
+        parts.port  # noqa: B018 - urlsplit validates the port lazily
+    except ValueError as exc:
+        raise ValueError(f"proxy {proxy!r} is not a valid URL: {exc}") from exc
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(
+            f"proxy must be an http:// URL with a host, like http://proxy:3128: {proxy!r}"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or _BAD_CHARS.search(proxy):
+        raise ValueError(f"proxy must be only scheme, host and port: {proxy!r}")
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     """All addresses the operating system's resolver gives for (host, port), in its order."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
