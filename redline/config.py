@@ -161,6 +161,16 @@ def _fraction_below_one(v: Any) -> bool:
     return _number(0)[1](v) and v < 1
 
 
+def _proxy_url(v: Any) -> bool:
+    from crawler.netguard import check_proxy_url
+
+    try:
+        check_proxy_url(v)
+    except ValueError:
+        return False
+    return True
+
+
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 CRAWL_KEYS: Mapping[str, Check] = MappingProxyType(
     {
@@ -174,7 +184,7 @@ CRAWL_KEYS: Mapping[str, Check] = MappingProxyType(
         "max_redirects": _integer(0, 100),
         "autothrottle": ("true or false", lambda v: isinstance(v, bool)),
         "log_level": (f"one of {', '.join(LOG_LEVELS)}", lambda v: v in LOG_LEVELS),
-        "proxy": ("a proxy URL", lambda v: isinstance(v, str) and bool(v.strip())),
+        "proxy": ("an http:// URL of scheme, host and port, like http://proxy:3128", _proxy_url),
     }
 )
 POLICY_KEYS: Mapping[str, Check] = MappingProxyType(

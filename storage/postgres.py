@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from storage import codec
-from storage.errors import DatabaseUnavailable, SchemaError, StorageError
+from storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
 from storage.migrations import migrations
 from storage.sqlstore import SqlStore, Tx
 
@@ -144,6 +144,8 @@ class PostgresStore(SqlStore):
             yield
         except PoolTimeout as exc:
             raise DatabaseUnavailable(f"PostgreSQL at {self.url} is not answering") from exc
+        except psycopg.errors.DiskFull as exc:  # SQLSTATE 53100: the server's disk is full
+            raise DiskFull(f"PostgreSQL at {self.url}: {_first_line(exc)}") from exc
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(f"PostgreSQL at {self.url}: {_first_line(exc)}") from exc
         except psycopg.Error as exc:

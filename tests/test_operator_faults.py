@@ -219,3 +219,14 @@ def test_a_one_off_pass_ends_on_a_full_disk_and_keeps_the_reason(caplog):
     daemon._disk_full(DiskFull("again"))
     assert daemon.fatal is first and daemon.exit_code == 1 and daemon._stopping
     assert caplog.records == []  # the CLI says it, once
+
+
+def test_a_full_disk_on_postgresql_is_the_same_clear_error(store):
+    """PostgreSQL says its disk is full with SQLSTATE 53100; the store names it as SQLite's
+    SQLITE_FULL is named (DiskFull), so `check` and `run` treat both alike. Raised here by the
+    server itself, with that code."""
+    if not store.url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's own error code (SQLite: the tests above)")
+    raise_it = "DO $$ BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; END $$"
+    with pytest.raises(DiskFull, match="could not extend file"), store._read() as tx:
+        tx.execute(raise_it)

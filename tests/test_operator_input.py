@@ -190,6 +190,8 @@ BAD_VALUES = [
     ("crawl", "log_level", "10"),
     ("crawl", "proxy", '""'),
     ("crawl", "proxy", "8080"),
+    ("crawl", "proxy", '"ftp://proxy:21"'),
+    ("crawl", "proxy", '"http://proxy:3128/path"'),
     ("policy", "min_interval", '"soon"'),
     ("policy", "min_interval", "0"),
     ("policy", "min_interval", "-5"),
