@@ -225,18 +225,24 @@ class Daemon:
                     await self._claim_targets(room)
             self._end_of_pass()
 
-    async def _claim_due(self, room: int) -> None:
-        now, lease = self.clock(), self.settings.lease_seconds
+    async def _leased(
+        self, what: str, call: Callable[..., list[Any]], *args: Any, **kw: Any
+    ) -> list[Any]:
+        """Due work leased from the store; none when the store fails (a full disk said once a
+        minute, anything else once per attempt): the next tick asks again."""
         try:
-            claims = await asyncio.to_thread(
-                self.store.claim_due, now, self.owner, limit=room, lease_seconds=lease
-            )
+            return await asyncio.to_thread(call, *args, **kw)
         except DiskFull as exc:
             self._disk_full(exc)
-            return
         except StorageError as exc:
-            log.warning("cannot lease due articles: %s (retrying)", exc)
-            return
+            log.warning("cannot lease due %s: %s (retrying)", what, exc)
+        return []
+
+    async def _claim_due(self, room: int) -> None:
+        now, lease = self.clock(), self.settings.lease_seconds
+        claims = await self._leased(
+            "articles", self.store.claim_due, now, self.owner, limit=room, lease_seconds=lease
+        )
         self._enqueue(claims)
 
     async def _claim_targets(self, room: int) -> None:
@@ -314,14 +320,7 @@ class Daemon:
     async def discover(self) -> None:
         if self._stopping:
             return
-        try:
-            jobs = await asyncio.to_thread(self.sources.due_jobs, self.clock(), self.owner)
-        except DiskFull as exc:
-            self._disk_full(exc)
-            return
-        except StorageError as exc:
-            log.warning("cannot lease due sources: %s (retrying)", exc)
-            return
+        jobs = await self._leased("sources", self.sources.due_jobs, self.clock(), self.owner)
         for job in jobs:
             await self.queue.put(job)
 

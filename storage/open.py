@@ -141,16 +141,13 @@ def open_store(url: str, *, create: bool = True, check: bool = True) -> SqlStore
 def _connect(url: str) -> SqlStore:
     url = normalize_database_url(url)
     if url.startswith(_POSTGRES):
-        from storage.postgres import PostgresStore, mask_password
+        from storage.postgres import PostgresStore
 
         conninfo, schema = _split_schema(url)
         try:
-            store = PostgresStore(conninfo, schema=schema)
-        except StorageError as exc:  # its message names the server: never with a password
-            message = str(exc).replace(mask_password(conninfo), mask_url(conninfo))
-            raise type(exc)(redact(message, url)) from None
-        store.url = mask_url(conninfo)
-        return store
+            return PostgresStore(conninfo, schema=schema)
+        except StorageError as exc:  # a server's own message may quote the connection string
+            raise type(exc)(redact(str(exc), url)) from None
     if url.startswith("sqlite:///"):
         return _sqlite(Path(url.removeprefix("sqlite:///")))
     if "://" in url:

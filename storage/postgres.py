@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from storage import codec
 from storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
 from storage.migrations import migrations
+from storage.open import mask_url
 from storage.sqlstore import SqlStore, Tx
 
 _MIGRATION_LOCK = 0x7265646C696E65  # "redline": one migrator at a time across the cluster
@@ -45,14 +46,6 @@ class _PgTx(Tx):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._conn.cursor() as cur:
             cur.executemany(_placeholders(sql), rows)
-
-
-def mask_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def split_schema(url: str) -> tuple[str, str | None]:
@@ -79,7 +72,7 @@ class PostgresStore(SqlStore):
     ) -> None:
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise StorageError(f"invalid schema name {schema!r}")
-        self.url = mask_password(conninfo)
+        self.url = mask_url(conninfo)  # every password form masked, in every message below
         self.schema = schema
         kwargs: dict[str, Any] = {
             "row_factory": dict_row,
