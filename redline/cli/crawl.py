@@ -197,7 +197,8 @@ class _Progress:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
 @click.pass_obj
 def status_command(app: App, as_json: bool) -> None:
-    """Show the queue: how many articles are due now, the next checks, errors by host.
+    """Show the queue: due now, the next checks, alerts, errors by host, and the articles
+    whose latest revision the plain fallback read (a site that may want a profile).
 
     \b
     Example:
