@@ -18,12 +18,17 @@ from storage.model import (
     AlertStatus,
     Article,
     ArticleStatus,
+    ChangeEntry,
+    ChangeQuery,
+    CheckInfo,
     Claim,
     Event,
+    Listing,
     Page,
     RecordResult,
     Revision,
     RevisionInfo,
+    SearchHit,
     Source,
     SourceKind,
 )
@@ -193,3 +198,38 @@ class Store(Protocol):
         ...
 
     def iter_events(self, since: datetime | None = None) -> Iterator[tuple[str, Event]]: ...
+
+    # --- reading in pages (the web app, the JSON API, the feeds) --------------------------------
+    def recent_changes(
+        self, query: ChangeQuery, *, cursor: str | None = None, limit: int = 50
+    ) -> Listing[ChangeEntry]:
+        """Revisions that changed something, and URL events, newest first."""
+        ...
+
+    def articles_page(
+        self,
+        *,
+        site: str | None = None,
+        status: ArticleStatus | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Listing[Article]:
+        """Articles, the most recently changed first (never changed: by first seen)."""
+        ...
+
+    def article_urls(self, article_id: int) -> list[str]:
+        """Every URL the article was known under, its current one first."""
+        ...
+
+    def checks(
+        self, article_id: int, *, cursor: str | None = None, limit: int = 50
+    ) -> Listing[CheckInfo]:
+        """The article's checks, newest first."""
+        ...
+
+    def search(
+        self, text: str, *, site: str | None = None, cursor: str | None = None, limit: int = 20
+    ) -> Listing[SearchHit]:
+        """Articles any revision of which ever held `text` (words, \"a phrase\", -not, or),
+        the most recent match first. Raises InvalidInput for a query with no words."""
+        ...

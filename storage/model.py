@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class PageKind(StrEnum):
@@ -308,3 +311,85 @@ class RecordResult:
     # (another worker wrote one since): nothing was written, the lease is still held, and the
     # caller compares against the latest revision and decides again.
     stale: bool = False
+
+
+# --- reading history in pages: what the web app, the JSON API and the feeds list ---------------
+# Every listing is keyset-paginated: a call returns at most `limit` rows and an opaque `cursor`
+# string for the next call (None on the last page), so the 100,000th row costs what the first does.
+
+CHANGE_GROUPS = ("headline", "title", "byline", "dates", "body", "item", "gone", "moved")
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeQuery:
+    """Filters of a recent-changes listing; every field narrows it, empty ones do not.
+
+    `groups` name what changed: "headline", "title", "byline", "dates" (published or updated),
+    "body", "item" (a live-feed item), and the URL events "gone" and "moved". `classes` keeps
+    revisions with at least one change of these classes. Times bound `at` (inclusive since,
+    exclusive until)."""
+
+    site: str | None = None
+    article_id: int | None = None
+    groups: frozenset[str] = frozenset()
+    classes: frozenset[ChangeClass] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    """One line of a recent-changes listing: a revision (number 2 and up) with its changes, or a
+    URL event (gone, moved, back, unavailable)."""
+
+    article_id: int
+    url: str  # the article's current URL
+    site: str
+    at: datetime
+    revision: int | None = None  # None for an event
+    headline: str = ""  # the revision's headline (for an event: the article's latest headline)
+    old_headline: str | None = None  # the previous revision's headline, when it changed
+    changes: tuple[Change, ...] = ()  # full rows (patch, counts, notes, stealth), position order
+    event: Event | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInfo:
+    """One check of an article (a row of `fetches`): the article page's check history."""
+
+    fetch_id: str
+    at: datetime
+    outcome: Outcome
+    http_status: int | None = None
+    revision: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """An article whose revisions matched a search: which did, and whether the text is gone.
+
+    `first` and `last` are the first and last matching revision numbers; `latest` is the
+    article's latest revision. `removed_in` is the revision after `last` when the latest no
+    longer matches ("when did it disappear"), else None."""
+
+    article_id: int
+    url: str
+    site: str
+    headline: str  # of the last matching revision
+    first: int
+    last: int
+    latest: int
+    first_at: datetime
+    last_at: datetime
+    removed_in: int | None = None
+    removed_at: datetime | None = None
+    snippet: str = ""  # plain text around the first match in the last matching revision
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Generic[T]):
+    """One page of a keyset-paginated listing."""
+
+    rows: tuple[T, ...]
+    cursor: str | None = None  # pass back for the next page; None: this was the last
