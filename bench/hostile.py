@@ -1,13 +1,17 @@
 """Extraction time against nesting depth and page size: a regression shows as a curve.
 
-    python bench/hostile.py [--depths 1000,10000,...] [--sizes 10,50,...] [--repeat 1]
+    python bench/hostile.py [--depths 1000,10000,...] [--sizes 100,250,...] [--repeat 1]
 
 For each depth, one article page nested that deep (nested <div>s around it), and a flat page of
-the same size (as many empty sibling <div>s); then the same article among many small blocks
-(`<div><p>x</p></div>`), padded to each size in KB. Prints, per row, the page's size, the
-extraction time of the deep and of the flat page, their ratio and microseconds per kilobyte,
-and what was extracted. Near-linear extraction keeps the ratio small and us/KB about constant
-down each table; run it pinned (`taskset -c 1`).
+the same size (as many empty sibling <div>s). Prints, per row, the page's size, the extraction
+time of the deep and of the flat page, their ratio and microseconds per kilobyte, and what was
+extracted. Then wide pages: the same article among many small blocks, padded to each size in KB,
+in four shapes: `tiny` (`<div><p>x</p></div>` repeated), `varied` (blocks of varied words and a
+link each, no two alike in a row), `inline` (one paragraph of thousands of `<b>` words, the
+worst case of trafilatura's `//p//text()`) and `cut` (one paragraph of words between thousands
+of `<input>`s, which extraction cuts: a run of as many text nodes). Per size and shape:
+milliseconds, microseconds per kilobyte, and what was extracted. Near-linear extraction keeps
+the ratio small and us/KB about constant down each table; run it pinned (`taskset -c 1`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,35 @@ def page(before: str = "", after: str = "") -> bytes:
     ).encode()
 
 
+WORDS = ("bridge", "budget", "vote", "river", "council", "school", "road", "park", "tax", "plan")
+
+
+def _varied(i: int) -> str:
+    words = " ".join(WORDS[(i * k + k) % len(WORDS)] for k in range(1 + i % 4))
+    return f"<div><p>{words} {i} <a href='/t/{i % 101}'>{WORDS[i % 7]}</a></p></div>"
+
+
+SHAPES = {
+    "tiny": lambda i: "<div><p>x</p></div>",
+    "varied": _varied,
+    "inline": lambda i: f"<b>{WORDS[i % 10]}</b> ",
+    "cut": lambda i: f"<input>{WORDS[i % 10]} ",
+}
+
+
+def wide(shape: str, size: int) -> bytes:
+    """The article page padded with `shape`'s blocks to about `size` bytes."""
+    make = SHAPES[shape]
+    blocks: list[str] = []
+    total = i = 0
+    while total < size:
+        blocks.append(make(i))
+        total += len(blocks[-1])
+        i += 1
+    padding = "".join(blocks)
+    return page(f"<p>{padding}</p>" if shape in ("inline", "cut") else padding)
+
+
 def timed(html: bytes, repeat: int) -> tuple[float, str]:
     best = float("inf")
     kind = ""
@@ -54,7 +87,10 @@ def timed(html: bytes, repeat: int) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--depths", default="1000,10000,25000,50000,100000,200000")
-    parser.add_argument("--sizes", default="10,50,100,200,400", help="KB, for the second table")
+    parser.add_argument(
+        "--sizes", default="100,250,500,1000,2000", help="KB, for the wide pages' table"
+    )
+    parser.add_argument("--shapes", default=",".join(SHAPES), help="of the wide pages")
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs per page")
     args = parser.parse_args()
     depths = [int(d) for d in args.depths.split(",")]
@@ -76,14 +112,17 @@ def main() -> None:
             f"{deep_s / flat_s:>6.2f} {deep_s * 1e6 / size:>10.1f}  {kind}"
         )
 
-    print("\npage size (the same article among many small blocks)")
-    print(f"{'size KB':>8} {'ms':>9} {'us/KB':>10}  extracted")
-    block = "<div><p>x</p></div>"
+    shapes = args.shapes.split(",")
+    print("\nwide pages (the same article among many small blocks), ms and us/KB per shape")
+    print(f"{'size KB':>8} " + " ".join(f"{name + ' ms':>11} {'us/KB':>7}" for name in shapes))
     for kb in (int(k) for k in args.sizes.split(",")):
-        flat = page(block * (kb * 1024 // len(block)), "")
-        flat_s, kind = timed(flat, args.repeat)
-        size = len(flat) / 1024
-        print(f"{size:>8.0f} {flat_s * 1e3:>9.1f} {flat_s * 1e6 / size:>10.1f}  {kind}")
+        cells, kinds = [], []
+        for name in shapes:
+            html = wide(name, kb * 1024)
+            took, kind = timed(html, args.repeat)
+            cells.append(f"{took * 1e3:>11.1f} {took * 1e6 / (len(html) / 1024):>7.0f}")
+            kinds.append(kind)
+        print(f"{kb:>8} " + " ".join(cells) + "  " + " ".join(kinds))
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ article it is, in time that grows with the page's size, not its shape."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
+from lxml import etree
+from lxml import html as lxml_html
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.extract import extract, extract_page
+from crawler.extract import body, bounded, extract, extract_page
 from crawler.extract.core import region_unchanged
 from crawler.extract.decode import decode_html
 from crawler.extract.memory import find_container
@@ -220,3 +223,119 @@ def test_headline_with_bidi_control_is_not_repeated_as_the_body(char: str) -> No
     assert found.kind is PageKind.ARTICLE
     assert found.body[0] == PARAGRAPHS[0]
     assert found.body == extract_page(page().encode(), URL).body
+
+
+# --- 5. wide pages: many thousands of tiny blocks ----------------------------------------------
+
+WORDS = ("bridge", "budget", "vote", "river", "council", "school", "road", "park", "tax", "plan")
+
+
+def _tiny(i: int) -> str:
+    return "<div><p>x</p></div>"
+
+
+def _varied(i: int) -> str:
+    words = " ".join(WORDS[(i * k + k) % len(WORDS)] for k in range(1 + i % 4))
+    return f"<div><p>{words} {i} <a href='/t/{i % 101}'>{WORDS[i % 7]}</a></p></div>"
+
+
+def _inline(i: int) -> str:
+    return f"<b>{WORDS[i % 10]}</b> "
+
+
+def _cut(i: int) -> str:
+    return f"<input>{WORDS[i % 10]} "  # cut with its tail kept: a run of text nodes
+
+
+WIDE_SHAPES = {"tiny": _tiny, "varied": _varied, "inline": _inline, "cut": _cut}
+
+
+def wide(shape: str, size: int) -> bytes:
+    """The article page with `shape`'s blocks before the article, about `size` bytes of them
+    (`inline`, `cut`: all in one paragraph, the worst case of trafilatura's `//p//text()`)."""
+    make = WIDE_SHAPES[shape]
+    blocks: list[str] = []
+    total = 0
+    while total < size:
+        blocks.append(make(len(blocks)))
+        total += len(blocks[-1])
+    padding = "".join(blocks)
+    in_one = shape in ("inline", "cut")
+    return page(open_tags=f"<p>{padding}</p>" if in_one else padding).encode()
+
+
+class TestWidePages:
+    """Time per byte is bounded on pages of many thousands of tiny blocks: trafilatura, whose
+    time grows with the square of its input, is handed a bounded tree (bounded.py), so what it
+    is given stops growing with the page, and the article is still found. (The time curve
+    itself is `bench/hostile.py`'s: a wall-clock ratio here failed under a loaded machine.)"""
+
+    @staticmethod
+    def _handed(monkeypatch: pytest.MonkeyPatch, html: bytes) -> list[tuple[int, int]]:
+        """Elements and text nodes under paragraphs of each tree handed to trafilatura."""
+        seen: list[tuple[int, int]] = []
+        real = body.trafilatura.extract
+
+        def spy(tree: etree._Element, **options: Any) -> str | None:
+            seen.append((int(tree.xpath("count(//*)")), int(tree.xpath("count(//p//text())"))))
+            return real(tree, **options)
+
+        monkeypatch.setattr(body.trafilatura, "extract", spy)
+        extract_page(html, URL)
+        monkeypatch.undo()
+        return seen
+
+    @pytest.mark.parametrize("shape", list(WIDE_SHAPES))
+    def test_trafilatura_input_stops_growing_with_the_page(
+        self, shape: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Deterministic: 4 times the page, no more input to trafilatura than the bound, and
+        no more text nodes in paragraphs (the square of which its `//p//text()` costs)."""
+        for size in (300_000, 1_200_000):
+            handed = self._handed(monkeypatch, wide(shape, size))
+            assert handed
+            for elements, in_paragraphs in handed:
+                assert elements <= bounded.MAX_ELEMENTS, (size, elements)
+                assert in_paragraphs <= 2 * bounded.MAX_ELEMENTS, (size, in_paragraphs)
+
+    @pytest.mark.parametrize("shape", list(WIDE_SHAPES))
+    def test_the_article_is_still_found(self, shape: str) -> None:
+        found = extract_page(wide(shape, 600_000), URL)
+        assert found.kind is PageKind.ARTICLE
+        assert found.headline == HEADLINE
+        for paragraph in PARAGRAPHS:
+            assert paragraph in found.body
+        if shape == "tiny":  # varied words, or one paragraph of them, may read as text too
+            assert found.body == extract_page(page().encode(), URL).body
+
+
+class TestBoundTree:
+    """bounded.bound_tree on its own: untouched within the bounds, thinned to them above."""
+
+    def test_a_tree_within_the_bounds_is_untouched(self) -> None:
+        root = lxml_html.document_fromstring(page())
+        before = etree.tostring(root)
+        assert bounded.bound_tree(root) == 0
+        assert etree.tostring(root) == before
+
+    def test_the_blocks_holding_most_text_stay(self) -> None:
+        html = page(open_tags="<div><p>x</p></div><p>y</p>tail " * 3000)
+        root = lxml_html.document_fromstring(html)
+        assert bounded.bound_tree(root, limit=500) > 0
+        assert bounded.element_count(root) <= 500
+        text = root.xpath("string()")
+        for paragraph in PARAGRAPHS:
+            assert paragraph in text
+        assert "x" not in text.split() and "y" not in text.split()
+        assert text.count("tail") == 3000  # text of the block around the removed ones stays
+
+    def test_a_crowded_paragraph_keeps_its_text_in_one_node(self) -> None:
+        crowd = "".join(f"<b>{WORDS[i % 10]}</b> <i>{i}</i>, " for i in range(3000))
+        root = lxml_html.document_fromstring(page(open_tags=f"<p>lead {crowd}end</p>"))
+        paragraph = root.find(".//main/p")
+        assert paragraph is not None
+        before = paragraph.xpath("string()")
+        bounded.bound_tree(root)
+        assert len(paragraph) == 0
+        assert paragraph.xpath("string()") == before
+        assert len(paragraph.xpath("text()")) == 1

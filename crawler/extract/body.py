@@ -14,6 +14,7 @@ import trafilatura
 from lxml import etree
 
 from crawler.extract.blocks import element_paragraphs
+from crawler.extract.bounded import bound_tree
 from crawler.extract.furniture import is_furniture_paragraph
 from crawler.extract.kind import MIN_WORDS
 from crawler.extract.profiles import SiteProfile
@@ -105,13 +106,16 @@ def _unmark_quotations(root: etree._Element) -> None:
 def generic_body(root: etree._Element, *, cascade: bool = False) -> list[str]:
     """trafilatura on the cleaned tree, one paragraph per line of its text output.
 
-    The tree is trafilatura's from here on: what it would delete anyway is deleted first.
-    `cascade` runs its whole cascade (PLAIN_OPTIONS), for the plain reading of a shrunk body.
+    The tree is trafilatura's from here on: a tree over the bounds of bounded.py is thinned to
+    them (trafilatura's time grows with the square of its input: bounded input, bounded time),
+    and what trafilatura would delete anyway is deleted first. `cascade` runs its whole
+    cascade (PLAIN_OPTIONS), for the plain reading of a shrunk body.
     """
     head = root.find("head")
     if head is not None:
         head.clear()
     _unmark_quotations(root)
+    bound_tree(root)  # first: the cuts below leave runs of text nodes, which it would not see
     etree.strip_elements(root, *_PRE_CLEANED, with_tail=False)
     etree.strip_tags(root, *_PRE_STRIPPED)
     text = trafilatura.extract(root, **(PLAIN_OPTIONS if cascade else TRAFILATURA_OPTIONS))

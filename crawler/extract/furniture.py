@@ -16,6 +16,7 @@ from itertools import pairwise
 
 from lxml import etree
 
+from crawler.extract.bounded import merge_runs
 from crawler.extract.kind import reads_as_wall
 
 _WORD_LIST = (
@@ -194,6 +195,7 @@ def _unmark(el: etree._Element) -> None:
 def drop_invisible(root: etree._Element) -> None:
     """Remove what a reader never sees as text (scripts, styles, media, form controls)."""
     etree.strip_elements(root, *_ALWAYS_DROP, with_tail=False)  # in C; tails stay
+    merge_runs(root)  # the tails of thousands of cut elements: a run of as many text nodes
 
 
 # Cut by their tag, and deleted before trafilatura anyway (body._PRE_CLEANED): text no reading
