@@ -233,3 +233,17 @@ class Store(Protocol):
         """Articles any revision of which ever held `text` (words, \"a phrase\", -not, or),
         the most recent match first. Raises InvalidInput for a query with no words."""
         ...
+
+    # --- counts for /metrics (storage/sqlstore/stats.py) -----------------------------------------
+    def last_revision_id(self) -> int:
+        """The highest revision id written so far (0 for none)."""
+        ...
+
+    def revision_tally(self, after: int = 0, upto: int | None = None) -> dict[str, Any]:
+        """Revisions with ids in (after, upto] and their changes by (field group, class):
+        append-only rows, so a caller keeps running totals and asks only for new ids."""
+        ...
+
+    def queue_gauges(self, now: datetime) -> dict[str, Any]:
+        """Articles due now, the oldest one's due time, alerts by status."""
+        ...

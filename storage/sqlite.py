@@ -19,6 +19,7 @@ from storage import codec
 from storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
 from storage.migrations import migrations
 from storage.sqlstore import SqlStore, Tx
+from storage.sqlstore.search import SEARCH_SCHEMA
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -54,6 +55,14 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 class SqliteStore(SqlStore):
     BACKEND = "sqlite"
+    SEARCH_INSERT = (
+        "INSERT INTO revision_search (rowid, document) SELECT id, ? FROM revisions WHERE {}"
+    )
+    SEARCH_MATCH = (
+        "SELECT r.article_id, r.number, r.fetched_at FROM revision_search s"
+        " JOIN revisions r ON r.id = s.rowid WHERE revision_search MATCH ?"
+    )
+    SEARCH_SYNTAX = "fts5"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -128,6 +137,8 @@ class SqliteStore(SqlStore):
                         self._conn.execute("ROLLBACK")
                     raise StorageError(f"migration {migration.name} failed: {exc}") from exc
             applied.append(migration.version)
+        if self.schema_version() >= SEARCH_SCHEMA:
+            self.backfill_search()
         return applied
 
 

@@ -12,10 +12,12 @@ from storage.sqlstore.catalog import Catalog
 from storage.sqlstore.history import History
 from storage.sqlstore.leases import Leases
 from storage.sqlstore.outbox import Outbox
+from storage.sqlstore.reading import Reading
+from storage.sqlstore.stats import Stats
 from storage.sqlstore.writes import Writes
 
 
-class SqlStore(Catalog, Leases, Writes, History, Outbox):
+class SqlStore(Reading, Catalog, Leases, Writes, History, Outbox, Stats):
     """Everything a Store does, over a backend-supplied transaction."""
 
 

@@ -17,7 +17,8 @@ from storage import codec
 from storage.checks import CheckRecord, Error, NewRevision, PlannedAlert
 from storage.errors import NotFound
 from storage.model import Change, EventKind, Outcome, RecordResult
-from storage.sqlstore.base import SqlBase, Tx, site_of, validate_url
+from storage.sqlstore.base import Tx, site_of, validate_url
+from storage.sqlstore.search import Search
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class _Encoded:
         return cls(codec.encode_page(outcome.page), raw)
 
 
-class Writes(SqlBase):
+class Writes(Search):
     """The write protocol: one check recorded in one transaction, keyed by its fetch id."""
 
     def record(self, check: CheckRecord) -> RecordResult:
@@ -168,6 +169,7 @@ class Writes(SqlBase):
             "SELECT id, ?, ? FROM revisions WHERE fetch_id = ?",
             (encoded.page_blob, encoded.raw_blob, check.fetch_id),
         )
+        self._index_revision(tx, outcome.page, check.fetch_id)
         if changes:
             tx.executemany(
                 "INSERT INTO changes (revision_id, position, field, kind, class, old, new, patch, "
