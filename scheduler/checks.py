@@ -16,6 +16,7 @@ The crawler has fetched (`Fetched`); this module turns that into one recorded ch
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from scheduler.decision import (
     redirect_target,
     worth_extracting,
 )
+from scheduler.metrics import CheckMetrics
 from scheduler.recorder import BatchRecorder
 from scheduler.sitememory import SiteMemories
 from storage import (
@@ -87,6 +89,7 @@ class ArticleChecker:
         executor: Executor | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_alerts: Callable[[], None] | None = None,
+        metrics: CheckMetrics | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -96,6 +99,7 @@ class ArticleChecker:
         self.clock = clock
         self.on_alerts = on_alerts  # told when a recorded check created alert rows
         self.outcomes: Counter[str] = Counter()
+        self.metrics = metrics if metrics is not None else CheckMetrics()
         self.sites = SiteMemories(store)
         self.recorder = BatchRecorder(store)
         self._sources: dict[int, str] = {}
@@ -125,10 +129,16 @@ class ArticleChecker:
             claim = await asyncio.to_thread(_refreshed, self.store, claim)
         else:
             raise RuntimeError(f"{claim.url}: other workers kept writing revisions; retried later")
-        self.outcomes[str(recorded.outcome)] += 1
+        changes = () if recorded.duplicate else getattr(decision.outcome, "changes", ())
+        self.count(str(recorded.outcome), claim.site, changes)
         if decision.alerts and not recorded.duplicate and self.on_alerts is not None:
             self.on_alerts()
         return recorded
+
+    def count(self, outcome: str, site: str, changes: Sequence[Any] = ()) -> None:
+        """One more check with this outcome: the summary's count and the metrics."""
+        self.outcomes[outcome] += 1
+        self.metrics.checked(outcome, site, changes)
 
     # --- 2. analyse -----------------------------------------------------------------------
     async def _analysed(
@@ -201,17 +211,23 @@ class ArticleChecker:
         pending: bool,
     ) -> Analysis:
         work = {**work, "previous": previous, "previous_pending": pending}
+        started = time.perf_counter()
         if pending and len(body) <= LARGE_PAGE:
             # The fast re-check stays in this process even with a pool: it costs less than
             # sending the body to a worker and back (docs/crawl-bench.md), and it needs no site
             # memory. Full extractions go to the pool, and so do re-checks of huge pages, which
             # decode and cut the page first and would hold up every other check here.
-            return analyse(body, url, site=None, **work)
-        if self.executor is None:
-            return analyse(body, url, site=await self.sites.get(claim.site), **work)
-        site = None if pending else await self.sites.for_pool(claim.site)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, pooled_analyse, body, url, site, work)
+            analysis = analyse(body, url, site=None, **work)
+        elif self.executor is None:
+            analysis = analyse(body, url, site=await self.sites.get(claim.site), **work)
+        else:
+            site = None if pending else await self.sites.for_pool(claim.site)
+            loop = asyncio.get_running_loop()
+            analysis = await loop.run_in_executor(
+                self.executor, pooled_analyse, body, url, site, work
+            )
+        self.metrics.extracted(time.perf_counter() - started, recheck=pending)
+        return analysis
 
     # --- 3. look up -----------------------------------------------------------------------
     async def _looked_up(self, claim: Claim, seen: Observation) -> Observation:

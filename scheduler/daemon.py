@@ -30,7 +30,8 @@ from crawler.crawlsettings import CrawlSettings, scrapy_settings
 from crawler.spider import ArticleSpider, Fetched, FetchJob
 from scheduler.checks import ArticleChecker
 from scheduler.discovery import SourceChecker
-from storage import Claim, StorageError, Store
+from scheduler.metrics import CheckMetrics
+from storage import Claim, Outcome, StorageError, Store
 from storage.errors import DiskFull
 
 if TYPE_CHECKING:
@@ -131,10 +132,24 @@ class Daemon:
         self.runner: Any = None
         self.scheduler: Any = None
         self.executor: Executor | None = None
+        # What /readyz asks (redline/webserver.py): when it started, when the due queue was
+        # last looked at, when a check last ended, and last ended with an answer recorded.
+        metrics = getattr(checker, "metrics", None)  # the checker counts the checks
+        self.metrics = metrics if isinstance(metrics, CheckMetrics) else CheckMetrics()
+        self.started_at: datetime | None = None
+        self.last_tick: datetime | None = None
+        self.last_check: datetime | None = None
+        self.last_success: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        """Its jobs are scheduled and it is not stopping."""
+        return bool(self.scheduler is not None and self.scheduler.running) and not self._stopping
 
     # --- start ------------------------------------------------------------------------------
     async def main(self) -> int:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from scrapy import signals
         from scrapy.crawler import AsyncCrawlerRunner
 
         loop = asyncio.get_running_loop()
@@ -144,6 +159,7 @@ class Daemon:
         self.checker.executor = self.executor
         self.runner = AsyncCrawlerRunner(scrapy_settings(self.crawl))
         crawler = self.runner.create_crawler(ArticleSpider)
+        crawler.signals.connect(self._downloaded, signal=signals.response_downloaded)
         task = self.runner.crawl(crawler, queue=self.queue, handle=self.handle)
         task.add_done_callback(self._crawl_ended)
         # A busy loop must not make APScheduler skip a run ("missed by 1 s"): run it late.
@@ -156,10 +172,17 @@ class Daemon:
         if self.targets is None:
             self._every(self.discover, self.settings.discovery_every)
         self.scheduler.start()
+        self.started_at = self.clock()
         log.info("redline running as %s on %s", self.owner, self.store.url)
         await self._stopped.wait()
         await self._shutdown()
         return self.exit_code
+
+    def _downloaded(self, request: Any, **_: Any) -> None:
+        """Scrapy's download_latency of every answer, for the fetch histogram."""
+        latency = request.meta.get("download_latency")
+        if latency is not None:
+            self.metrics.fetched(latency)
 
     def _every(self, job: Callable[[], Any], seconds: float) -> None:
         """A job run now, then every `seconds`, one run at a time."""
@@ -223,6 +246,7 @@ class Daemon:
                     await self._claim_due(room)
                 else:
                     await self._claim_targets(room)
+            self.last_tick = self.clock()
             self._end_of_pass()
 
     async def _leased(
@@ -333,13 +357,16 @@ class Daemon:
         recorded = None
         try:
             recorded = await self.checker.check(fetched)
+            if recorded.outcome != Outcome.ERROR:
+                self.last_success = self.clock()
         except DiskFull as exc:  # the lease expires and the check is retried (by the daemon)
             self._disk_full(exc)
-            self.checker.outcomes["error"] += 1
+            self.checker.count("error", claim.site)
         except Exception:  # the lease expires and the check is retried
             log.exception("could not record the check of %s", job.url)
-            self.checker.outcomes["error"] += 1
+            self.checker.count("error", claim.site)
         finally:
+            self.last_check = self.clock()
             self.outstanding.discard(claim.article_id)
             self._refill()
             if self.on_progress is not None:
