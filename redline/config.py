@@ -197,12 +197,42 @@ POLICY_KEYS: Mapping[str, Check] = MappingProxyType(
         "jitter": ("a number from 0 up to (not including) 1", _fraction_below_one),
     }
 )
+
+
+def _host(v: Any) -> bool:
+    """An IP address or a host name (no scheme, port or path)."""
+    import ipaddress
+    import re
+
+    if not isinstance(v, str) or not v or len(v) > 253:
+        return False
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return (
+            re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*\.?", v)
+            is not None
+        )
+    return True
+
+
+def _env_name(v: Any) -> bool:
+    import re
+
+    return isinstance(v, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) is not None
+
+
 WEB_KEYS: Mapping[str, Check] = MappingProxyType(
     {
         "base_url": (
             "an http(s) URL",
             lambda v: isinstance(v, str) and v.startswith(("http://", "https://")) and len(v) > 8,
         ),
+        "bind": ("an IP address or a host name, like 127.0.0.1", _host),
+        "port": _integer(0, 65535),
+        "token_env": ("the name of an environment variable, like REDLINE_WEB_TOKEN", _env_name),
+        "ready_max_age": _duration_check(),
+        "enabled": ("true or false", lambda v: isinstance(v, bool)),
     }
 )
 

@@ -15,6 +15,7 @@ from redline.cli.db import db_group
 from redline.cli.export import export_command
 from redline.cli.extract import extract_command
 from redline.cli.history import diff_command, history_command, show_command
+from redline.cli.web import serve_command
 
 EPILOG = """\b
 Examples:
@@ -73,6 +74,7 @@ COMMANDS: tuple[click.Command, ...] = (
     status_command,
     sources_group,
     alerts_group,
+    serve_command,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

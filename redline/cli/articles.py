@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import click
 
-from crawler.urls import canonicalize
 from redline.cli.app import App, emit_json, terminal_safe, when
+from redline.tracking import canonical
 from storage import ArticleStatus
 
 
@@ -31,14 +31,6 @@ def add_command(app: App, urls: tuple[str, ...], live: bool, as_json: bool) -> N
             emit_json({"url": article.url, "id": article.id, "created": created})
         else:
             click.echo(f"{'added' if created else 'already tracked'}: {terminal_safe(article.url)}")
-
-
-def canonical(url: str) -> str:
-    """The key a URL is tracked under: tracking parameters, fragment and default port gone."""
-    try:
-        return canonicalize(url)
-    except ValueError:
-        return url  # the store refuses it with a clear message
 
 
 @click.command("list")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from redline import service
+from redline import service, webserver
 from redline.cli.app import App, emit_json, scrub, terminal_safe, when
-from redline.cli.articles import canonical
-from redline.durations import parse_duration
+from redline.tracking import canonical, check_pattern, source_interval
 from storage import ArticleStatus, SourceKind
 
 
@@ -41,13 +41,21 @@ _PIN_CPUS = click.option(
     help="Extraction processes (0: extract in the main process).",
 )
 @_PIN_CPUS
+@click.option(
+    "--web/--no-web",
+    default=True,
+    show_default=True,
+    help="Serve the web app beside the daemon ([web] bind and port; off with [web] enabled "
+    "= false). If its port is taken, the daemon runs without it (one warning).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log each step, not only problems.")
 @click.pass_obj
-def run_command(app: App, workers: int, pin_cpus: bool, verbose: bool) -> None:
+def run_command(app: App, workers: int, pin_cpus: bool, web: bool, verbose: bool) -> None:
     """Run the daemon: discover articles, re-fetch them on schedule, record every real change.
 
     Stops cleanly on SIGTERM or SIGINT (in-flight fetches finish and are recorded, the rest is
-    given back); a second signal exits at once.
+    given back); a second signal exits at once. The web app is served beside it, in its own
+    thread (http://127.0.0.1:8470 unless [web] says otherwise; see `redline serve`).
 
     \b
     Example:
@@ -60,7 +68,8 @@ def run_command(app: App, workers: int, pin_cpus: bool, verbose: bool) -> None:
     store = app.store()
     with service.single_writer(app.config.database_url, store):
         build = service.build_daemon(app.config, store, workers=workers, pin_cpus=pin_cpus)
-        code = run_daemon(build, allow_private=app.config.allow_private_networks)
+        with webserver.beside(app.config, build, os.environ, enabled=web) as build:
+            code = run_daemon(build, allow_private=app.config.allow_private_networks)
     sys.exit(code)
 
 
@@ -257,18 +266,13 @@ def sources_add(app: App, url: str, kind: str, every: str, pattern: str | None) 
       redline sources add https://kyivindependent.com/news-feed/ --kind live
     """
     try:
-        seconds = int(parse_duration(every).total_seconds())
+        seconds = source_interval(every)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--every") from None
-    if pattern:
-        import re
-
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise click.BadParameter(
-                f"not a regular expression: {exc}", param_hint="--pattern"
-            ) from None
+    try:
+        check_pattern(pattern)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pattern") from None
     now = datetime.now(UTC)
     store = app.store()
     if kind == SourceKind.LIVE:
