@@ -42,7 +42,14 @@ from crawler.diff.classify import (
     find_notes,
     measure,
 )
-from crawler.diff.compare import PAGE_FIELDS, compare, diff_change, field_texts, item_text
+from crawler.diff.compare import (
+    PAGE_FIELDS,
+    compare,
+    diff_change,
+    field_texts,
+    item_text,
+    keyed_items,
+)
 from crawler.diff.patch import PatchError, apply_patch, patch_to_diff, to_patch
 from crawler.diff.pieces import Op, Piece, TextDiff
 from crawler.diff.render import (
@@ -72,6 +79,7 @@ __all__ = [
     "field_texts",
     "find_notes",
     "item_text",
+    "keyed_items",
     "measure",
     "patch_to_diff",
     "render_inline_html",

@@ -6,7 +6,7 @@ stored patch always applies to the stored old value.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 
@@ -131,8 +131,9 @@ def _text_change(field: str, old: str, new: str, *, keep_values: bool) -> Change
     )
 
 
-def _keyed(items: tuple[FeedItem, ...]) -> dict[str, FeedItem]:
-    """Items by key; a repeated key gets "#2", "#3"... so no item is silently dropped."""
+def keyed_items(items: Iterable[FeedItem]) -> dict[str, FeedItem]:
+    """Items by the key their changes name (`item:<key>`); a repeated key gets "#2", "#3"...
+    so no item is silently dropped."""
     out: dict[str, FeedItem] = {}
     for item in items:
         key, n = clean_text(item.key), 1
@@ -144,7 +145,7 @@ def _keyed(items: tuple[FeedItem, ...]) -> dict[str, FeedItem]:
 
 
 def _item_changes(old: tuple[FeedItem, ...], new: tuple[FeedItem, ...]) -> Iterator[Change]:
-    before, after = _keyed(old), _keyed(new)
+    before, after = keyed_items(old), keyed_items(new)
     moved = _moved_keys(before, after)
     for key, item in after.items():
         previous = before.get(key)

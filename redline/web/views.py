@@ -427,18 +427,6 @@ def diff(store: Store, article_id: int, old: int, new: int) -> dict[str, Any]:
 # --- live-feed items ---------------------------------------------------------------------------
 
 
-def _keyed(items: Iterable[FeedItem]) -> dict[str, FeedItem]:
-    """Items by the key the differ names them by ("item:<key>"; a repeated key gets "#2"...)."""
-    out: dict[str, FeedItem] = {}
-    for item in items:
-        key, n = clean_text(item.key), 1
-        while key in out:
-            n += 1
-            key = f"{clean_text(item.key)}#{n}"
-        out[key] = item
-    return out
-
-
 def _item_step(
     history: dict[str, list[dict[str, Any]]],
     seen: dict[str, FeedItem],
@@ -446,7 +434,9 @@ def _item_step(
     r: Revision,
 ) -> dict[str, FeedItem]:
     """Note what revision `r` did to each item; return its items by key."""
-    after = _keyed(r.page.items)
+    from crawler.diff import keyed_items  # the keys the differ names items by
+
+    after = keyed_items(r.page.items)
     for key, item in after.items():
         old = before.get(key)
         kind = "added" if old is None else None
