@@ -10,11 +10,12 @@ from redline import __version__
 from redline.cli.alerts import alerts_group
 from redline.cli.app import App, fail_cleanly
 from redline.cli.articles import add_command, list_command
-from redline.cli.crawl import check_command, run_command, sources_group, status_command
+from redline.cli.crawl import check_command, run_command, status_command
 from redline.cli.db import db_group
 from redline.cli.export import export_command
 from redline.cli.extract import extract_command
 from redline.cli.history import diff_command, history_command, show_command
+from redline.cli.sources import sources_group
 from redline.cli.web import serve_command
 
 EPILOG = """\b
