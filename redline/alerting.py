@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from redline.config import Config, ConfigError
+from redline.config import Config, ConfigError, refuse_unknown
 from redline.durations import parse_duration
 
 _SETTINGS = {
@@ -76,7 +76,7 @@ def alert_setup(config: Config, environ: Mapping[str, str]) -> AlertSetup:
 
     table = dict(config.alerts)
     where = _where(config, "[alerts]")
-    _only(table, _SETTINGS, where)
+    refuse_unknown(table, _SETTINGS, where)
     timeout = _seconds(table.get("timeout", "10s"), f"{where} timeout")
     channels = tuple(
         _channel(name, value, environ, timeout, _where(config, f"[alerts.channels.{name}]"))
@@ -105,6 +105,30 @@ def alert_setup(config: Config, environ: Mapping[str, str]) -> AlertSetup:
     return AlertSetup(channels, tuple(rules), messages, delivery)
 
 
+def check_alerts(alerts: Mapping[str, Any], prefix: str = "") -> None:
+    """`[alerts]` when the file is read, by every command: each key's name and type, and the
+    rules whole. Nothing is read from the environment here: a secret is needed only by the
+    commands that send (`alert_setup`)."""
+    where = f"{prefix}[alerts]"
+    refuse_unknown(alerts, _SETTINGS, where)
+    for key in ("max_attempts", "per_channel"):
+        if key in alerts:
+            _positive_int(alerts[key], f"{where} {key}")
+    for key in ("retry_base", "retry_cap", "timeout"):
+        if key in alerts:
+            _seconds(alerts[key], f"{where} {key}")
+    channels = _tables(alerts.get("channels", {}), f"{where} channels")
+    for name, value in channels.items():
+        _channel_keys(name, value, f"{prefix}[alerts.channels.{name}]")
+    names: set[str] = set()
+    for index, value in enumerate(_rule_tables(alerts.get("rules", []), where)):
+        rule_where = f"{prefix}[[alerts.rules]] #{index + 1}"
+        rule, _ = _rule(value, set(channels), rule_where)
+        if rule.name in names:
+            raise ConfigError(f"{rule_where}: name {rule.name!r} is used by two rules")
+        names.add(rule.name)
+
+
 def build_channels(setup: AlertSetup) -> dict[str, Any]:
     """The channel senders (scheduler.alerts.channels), built from resolved specs."""
     from scheduler.alerts.channels import build_channel
@@ -129,20 +153,11 @@ def _channel(
     name: str, value: Mapping[str, Any], environ: Mapping[str, str], timeout: float, where: str
 ) -> ChannelSpec:
     from scheduler.alerts.channels import build_channel
-    from scheduler.alerts.rules import NAME
 
-    if not NAME.match(name):
-        raise ConfigError(f"{where}: a channel name uses letters, digits, '.', '_' and '-' only")
-    if "secret" in value:
-        raise ConfigError(
-            f"{where}: a secret never goes in the file: use secret_env or secret_file"
-        )
-    _only(value, _CHANNEL_KEYS, where)
+    _channel_keys(name, value, where)
     url = _secret(value, "url", environ, where, required=True)
     secret = _secret(value, "secret", environ, where, required=False)
     body_format = value.get("format")
-    if body_format is not None and body_format not in _FORMATS:
-        raise ConfigError(f"{where} format: one of {', '.join(_FORMATS)}")
     if "timeout" in value:
         timeout = _seconds(value["timeout"], f"{where} timeout")
     assert url is not None
@@ -154,11 +169,29 @@ def _channel(
     return ChannelSpec(name, url, secret, body_format, timeout)
 
 
-def _secret(
-    value: Mapping[str, Any], key: str, environ: Mapping[str, str], where: str, *, required: bool
-) -> str | None:
-    """`key` itself (only for a URL: the contract allows it in the file), `key_env` (the
-    name of an environment variable) or `key_file` (a file holding it), exactly one."""
+def _channel_keys(name: str, value: Mapping[str, Any], where: str) -> None:
+    """A channel's keys and their types, with nothing read from the environment or a file."""
+    from scheduler.alerts.rules import NAME
+
+    if not NAME.match(name):
+        raise ConfigError(f"{where}: a channel name uses letters, digits, '.', '_' and '-' only")
+    if "secret" in value:
+        raise ConfigError(
+            f"{where}: a secret never goes in the file: use secret_env or secret_file"
+        )
+    refuse_unknown(value, _CHANNEL_KEYS, where)
+    _secret_key(value, "url", where, required=True)
+    _secret_key(value, "secret", where, required=False)
+    body_format = value.get("format")
+    if body_format is not None and body_format not in _FORMATS:
+        raise ConfigError(f"{where} format: one of {', '.join(_FORMATS)}")
+    if "timeout" in value:
+        _seconds(value["timeout"], f"{where} timeout")
+
+
+def _secret_key(value: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
+    """Which of `key` itself (only for a URL: the contract allows it in the file), `key_env`
+    (the name of an environment variable) or `key_file` (a file holding it) is given: one."""
     given = [k for k in (key, f"{key}_env", f"{key}_file") if k in value]
     if key == "secret" and "secret" in value:
         raise ConfigError(
@@ -174,6 +207,17 @@ def _secret(
     raw = value[which]
     if not isinstance(raw, str) or not raw:
         raise ConfigError(f"{where} {which}: must be a non-empty string")
+    return which
+
+
+def _secret(
+    value: Mapping[str, Any], key: str, environ: Mapping[str, str], where: str, *, required: bool
+) -> str | None:
+    """The value of `key`, `key_env` or `key_file` (see `_secret_key`)."""
+    which = _secret_key(value, key, where, required=required)
+    if which is None:
+        return None
+    raw = value[which]
     if which.endswith("_env"):
         if not environ.get(raw):
             raise ConfigError(f"{where} {which}: the environment variable {raw} is not set")
@@ -195,7 +239,7 @@ def _rule(value: Mapping[str, Any], channels: set[str], where: str) -> tuple[Any
     from scheduler.alerts.rules import AlertRule
     from storage import ChangeClass
 
-    _only(value, _RULE_KEYS, where)
+    refuse_unknown(value, _RULE_KEYS, where)
     name = value.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}: name is required")
@@ -272,12 +316,6 @@ def _template_text(value: Any, where: str) -> str | None:
 # --- small readers ------------------------------------------------------------------------------
 def _where(config: Config, section: str) -> str:
     return f"{config.path}: {section}" if config.path else section
-
-
-def _only(table: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting(s): {', '.join(unknown)}")
 
 
 def _tables(value: Any, where: str) -> dict[str, Mapping[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -22,8 +22,8 @@ ENV_PRIVATE = "REDLINE_ALLOW_PRIVATE_NETWORKS"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
-# Sections owned by later parts (crawl settings, revisit policy, alert channels, sources): kept
-# as plain mappings here and validated by the code that uses them.
+# Sections kept as plain mappings for the code that uses them; every key of every one of them is
+# checked (name and type) below when the file is read, so that every command refuses a typo.
 _SECTIONS = ("profiles", "crawl", "policy", "alerts", "sources", "web")
 _KEYS = {"database_url", "allow_private_networks", "user_agent", "contact_url", *_SECTIONS}
 
@@ -85,10 +85,21 @@ def _read(file: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {file}: {exc}") from exc
 
 
-def _from_file(data: Mapping[str, Any], file: Path) -> dict[str, Any]:
-    unknown = sorted(set(data) - _KEYS)
+def refuse_unknown(table: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    """A key nothing reads is refused, naming it and the keys that are read: a typo must not be
+    a setting silently ignored."""
+    names = set(known)
+    unknown = sorted(str(k) for k in table if k not in names)
     if unknown:
-        raise ConfigError(f"{file}: unknown setting(s): {', '.join(unknown)}")
+        many = "s" if len(unknown) > 1 else ""
+        raise ConfigError(
+            f"{where} {', '.join(unknown)}: unknown setting{many} "
+            f"(known: {', '.join(sorted(names))})"
+        )
+
+
+def _from_file(data: Mapping[str, Any], file: Path) -> dict[str, Any]:
+    refuse_unknown(data, _KEYS, f"{file}:")
     values: dict[str, Any] = {}
     for key in ("database_url", "user_agent", "contact_url"):
         if key in data:
@@ -108,11 +119,32 @@ def _from_file(data: Mapping[str, Any], file: Path) -> dict[str, Any]:
         _check_table(values["web"], WEB_KEYS, f"{file}: [web]")
     if values.get("profiles"):
         _check_profiles(values["profiles"], file)
+    if "alerts" in values:
+        from redline.alerting import check_alerts
+
+        check_alerts(values["alerts"], f"{file}: ")
     if "sources" in data:
         if not isinstance(data["sources"], list):
             raise ConfigError(f"{file}: sources must be an array of tables ([[sources]])")
-        values["sources"] = tuple(_table(s, f"{file}: [[sources]]") for s in data["sources"])
+        values["sources"] = tuple(
+            MappingProxyType(dict(_table(s, f"{file}: [[sources]] #{n}")))
+            for n, s in enumerate(data["sources"], 1)
+        )
+        _check_sources(values["sources"], file)
     return values
+
+
+SOURCE_KEYS = ("url", "kind", "every", "pattern")
+
+
+def _check_sources(tables: tuple[Mapping[str, Any], ...], file: Path) -> None:
+    """`[[sources]]`: each key named here, each value by the rules that sync them into the
+    database (redline/sources_sync.py, the same as `redline sources add`)."""
+    from redline.sources_sync import source_specs
+
+    for number, table in enumerate(tables, 1):
+        refuse_unknown(table, SOURCE_KEYS, f"{file}: [[sources]] #{number}")
+    source_specs(tables, file)
 
 
 # --- type and range checks, at start-up ---------------------------------------------------------
@@ -253,12 +285,11 @@ def _settings_fields(where: str) -> set[str]:
     return set()
 
 
-def _check_table(table: Mapping[str, Any], keys: Mapping[str, Check], where: str) -> None:
-    unknown = sorted(set(table) - set(keys))
-    if unknown:
-        unknown = sorted(set(unknown) - _settings_fields(where))
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting(s): {', '.join(map(str, unknown))}")
+def _check_table(
+    table: Mapping[str, Any], keys: Mapping[str, Check], where: str, also: Iterable[str] = ()
+) -> None:
+    if set(table) - set(keys):
+        refuse_unknown(table, {*keys, *also, *_settings_fields(where)}, where)
     for key, value in table.items():
         if key not in keys:
             continue
@@ -282,7 +313,7 @@ def _check_policy(table: Mapping[str, Any], file: Path) -> None:
         tables[site_where] = value
     default = {"min_interval": 5, "max_interval": 1440}  # minutes: scheduler/policy.py
     for table_where, values in tables.items():
-        _check_table(values, POLICY_KEYS, table_where)
+        _check_table(values, POLICY_KEYS, table_where, ("sites",) if table_where == where else ())
         merged = {**default, **tables[where], **values}
         low, high = parse_duration(merged["min_interval"]), parse_duration(merged["max_interval"])
         if high < low:
@@ -294,8 +325,14 @@ def _check_policy(table: Mapping[str, Any], file: Path) -> None:
 
 
 def _check_profiles(profiles: Mapping[str, Any], file: Path) -> None:
-    from crawler.extract import ProfileError, load_profiles
+    from dataclasses import fields
 
+    from crawler.extract import ProfileError, SiteProfile, load_profiles
+
+    known = {f.name for f in fields(SiteProfile)} - {"host"}
+    for host, table in profiles.items():
+        if isinstance(table, Mapping):
+            refuse_unknown(table, known, f'{file}: [profiles."{host}"]')
     try:
         load_profiles(profiles)
     except ProfileError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from redline.alerting import AlertSetup, alert_setup, build_channels
-from redline.config import Config, ConfigError
+from redline.config import Config, ConfigError, refuse_unknown
 
 LOCK_SUFFIX = ".lock"
 
@@ -86,9 +86,7 @@ def profiles(config: Config) -> dict[str, Any]:
 
 def _known(cls: type, table: Any, where: str) -> dict[str, Any]:
     names = {f.name for f in fields(cls)} - {"user_agent", "allow_private_networks"}
-    unknown = sorted(set(table) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting(s): {', '.join(unknown)}")
+    refuse_unknown(table, names, where)
     return dict(table)
 
 

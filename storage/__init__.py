@@ -32,6 +32,7 @@ from storage.errors import (
 )
 from storage.model import (
     CHANGE_GROUPS,
+    OPERATOR_EVENTS,
     Alert,
     AlertBatch,
     AlertStatus,
@@ -53,16 +54,19 @@ from storage.model import (
     Outcome,
     Page,
     PageKind,
+    PurgeCounts,
     RecordResult,
     Revision,
     RevisionInfo,
     SearchHit,
     Source,
     SourceKind,
+    SourceOrigin,
 )
 
 __all__ = [
     "CHANGE_GROUPS",
+    "OPERATOR_EVENTS",
     "Alert",
     "AlertBatch",
     "AlertStatus",
@@ -100,6 +104,7 @@ __all__ = [
     "Page",
     "PageKind",
     "PlannedAlert",
+    "PurgeCounts",
     "RecordResult",
     "Revision",
     "RevisionInfo",
@@ -109,6 +114,7 @@ __all__ = [
     "SearchHit",
     "Source",
     "SourceKind",
+    "SourceOrigin",
     "StorageError",
     "Store",
     "Unavailable",

@@ -25,12 +25,14 @@ from storage.model import (
     Event,
     Listing,
     Page,
+    PurgeCounts,
     RecordResult,
     Revision,
     RevisionInfo,
     SearchHit,
     Source,
     SourceKind,
+    SourceOrigin,
 )
 
 
@@ -246,4 +248,45 @@ class Store(Protocol):
 
     def queue_gauges(self, now: datetime) -> dict[str, Any]:
         """Articles due now, the oldest one's due time, alerts by status."""
+        ...
+
+    # --- what is tracked: the operator's changes (storage/sqlstore/tracking.py) -----------------
+    def stop_article(self, article_id: int, now: datetime, detail: str = "") -> bool:
+        """Status `stopped`, history kept, a `stopped` event; False if it already was."""
+        ...
+
+    def pause_article(self, article_id: int, now: datetime) -> bool:
+        """Not checked until resumed (its status stays), a `paused` event; False if it was."""
+        ...
+
+    def resume_article(self, article_id: int, now: datetime) -> bool:
+        """A paused or stopped article is checked again, due now, a `resumed` event; False if
+        it was neither."""
+        ...
+
+    def purge_counts(self, article_id: int) -> PurgeCounts: ...
+    def purge_article(self, article_id: int) -> PurgeCounts:
+        """Delete the article and its whole history (the one exception to append-only)."""
+        ...
+
+    def get_source(self, url: str) -> Source: ...
+    def put_source(
+        self,
+        url: str,
+        kind: SourceKind,
+        every_seconds: int,
+        now: datetime,
+        *,
+        pattern: str | None = None,
+        origin: SourceOrigin = SourceOrigin.CLI,
+    ) -> tuple[Source, Source | None]:
+        """Add or update a source; returns it and what it was before (None: it is new)."""
+        ...
+
+    def set_source_enabled(self, url: str, enabled: bool, now: datetime) -> tuple[Source, bool]:
+        """Pause or resume a source (resumed: due now); whether anything changed."""
+        ...
+
+    def remove_source(self, url: str) -> Source:
+        """Forget a source; the articles it found stay tracked."""
         ...

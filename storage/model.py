@@ -58,6 +58,19 @@ class EventKind(StrEnum):
     MOVED = "moved"  # 301/308 to a new URL; history continues under the new URL
     UNAVAILABLE = "unavailable"  # soft 404, paywall or consent page
     FLIP_FLOP = "flip_flop"  # served an older version again (stale cache); no revision
+    # The operator's own changes (`redline remove`, `pause`, `resume`): no check records them.
+    STOPPED = "stopped"  # no longer tracked; the history is kept
+    PAUSED = "paused"  # not checked until resumed
+    RESUMED = "resumed"  # checked again, due at once
+
+
+# The events an operator's command records, as opposed to what a check found.
+OPERATOR_EVENTS = frozenset({EventKind.STOPPED, EventKind.PAUSED, EventKind.RESUMED})
+
+
+class SourceOrigin(StrEnum):
+    CLI = "cli"  # `redline sources add`
+    CONFIG = "config"  # a [[sources]] table of the config file
 
 
 class AlertStatus(StrEnum):
@@ -158,6 +171,18 @@ class Source:
     next_check_at: datetime | None = None
     last_checked_at: datetime | None = None
     last_error: str | None = None
+    origin: SourceOrigin = SourceOrigin.CLI  # where it was declared
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    """What `redline remove --purge` deleted (or would delete) of one article."""
+
+    url: str
+    revisions: int = 0
+    events: int = 0
+    fetches: int = 0
+    alerts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +202,14 @@ class Article:
     last_modified: str | None = None
     error_count: int = 0
     last_error: str | None = None
+    paused: bool = False  # not checked until resumed (the status stays what it was)
+
+    @property
+    def state(self) -> str:
+        """What a listing shows: the status, or "paused" for a paused active or gone one."""
+        if self.paused and self.status in (ArticleStatus.ACTIVE, ArticleStatus.GONE):
+            return "paused"
+        return str(self.status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from storage.errors import DatabaseUnavailable, SchemaOutdated, SchemaTooNew, StorageError
+from storage.errors import (
+    DatabaseUnavailable,
+    SchemaError,
+    SchemaOutdated,
+    SchemaTooNew,
+    StorageError,
+)
 from storage.migrations import latest_version
 from storage.sqlstore import SqlStore
 
 MASK = "****"
+# What a command that may not create a database says when there is none.
+NEEDS_CREATING = (
+    "check the URL, or create the database with `redline db upgrade` or `redline add URL`"
+)
 _POSTGRES = ("postgresql://", "postgres://")
 # libpq's `key=value ...` connection strings: the first word is a keyword followed by `=`.
 _CONNINFO = re.compile(r"^\s*[A-Za-z_]+\s*=")
@@ -125,10 +135,12 @@ def open_store(url: str, *, create: bool = True, check: bool = True) -> SqlStore
     """`sqlite:///path`, a bare file path, `postgresql://...` (with an optional `schema=`), or
     a libpq `key=value` connection string (`host=db dbname=redline user=redline`).
 
-    A new, empty database is initialised when `create` is true. An existing one is never
-    re-initialised: an older schema needs `redline db upgrade`, a newer one is refused.
+    A new, empty database is initialised when `create` is true. When it is false nothing is
+    created: a missing SQLite file (or its directory) and a database or schema without Redline's
+    tables are refused, naming the URL. An existing database is never re-initialised: an older
+    schema needs `redline db upgrade`, a newer one is refused.
     """
-    store = _connect(url)
+    store = _connect(url, create=create)
     try:
         if check:
             check_schema(store, create=create)
@@ -138,7 +150,7 @@ def open_store(url: str, *, create: bool = True, check: bool = True) -> SqlStore
     return store
 
 
-def _connect(url: str) -> SqlStore:
+def _connect(url: str, *, create: bool = True) -> SqlStore:
     url = normalize_database_url(url)
     if url.startswith(_POSTGRES):
         from storage.postgres import PostgresStore
@@ -149,13 +161,13 @@ def _connect(url: str) -> SqlStore:
         except StorageError as exc:  # a server's own message may quote the connection string
             raise type(exc)(redact(str(exc), url)) from None
     if url.startswith("sqlite:///"):
-        return _sqlite(Path(url.removeprefix("sqlite:///")))
+        return _sqlite(Path(url.removeprefix("sqlite:///")), create=create)
     if "://" in url:
         raise DatabaseUnavailable(
             f"unsupported database URL {url.split('://')[0]}://... "
             "(use sqlite:///path or postgresql://...)"
         )
-    return _sqlite(Path(url))
+    return _sqlite(Path(url), create=create)
 
 
 def _split_schema(url: str) -> tuple[str, str | None]:
@@ -169,10 +181,21 @@ def _split_schema(url: str) -> tuple[str, str | None]:
     return (f"{base}?{rest}" if rest else base), schema
 
 
-def _sqlite(path: Path) -> SqlStore:
+def _sqlite(path: Path, *, create: bool) -> SqlStore:
     from storage.sqlite import SqliteStore
 
-    return SqliteStore(path.expanduser())
+    path = path.expanduser()
+    if not create and not path.is_file():  # SQLite's connect would create it, and its directory
+        raise DatabaseUnavailable(
+            f"no Redline database at sqlite:///{path} ({_missing(path)}): {NEEDS_CREATING}"
+        )
+    return SqliteStore(path)
+
+
+def _missing(path: Path) -> str:
+    if path.exists():
+        return "not a file"
+    return "no such file" if path.parent.is_dir() else f"no such directory {path.parent}"
 
 
 def check_schema(store: SqlStore, *, create: bool) -> None:
@@ -185,6 +208,12 @@ def check_schema(store: SqlStore, *, create: bool) -> None:
         )
     if current == 0 and create:
         store.upgrade()
+    elif current == 0:
+        schema = getattr(store, "schema", None)  # PostgreSQL's ?schema=
+        where = f"schema {schema} of " if schema else ""
+        raise SchemaError(
+            f"no Redline tables in {where}the database at {store.url}: {NEEDS_CREATING}"
+        )
     elif current < latest:
         raise SchemaOutdated(
             f"the database at {store.url} has schema version {current}; this Redline needs "

@@ -71,7 +71,7 @@ def test_channels_rules_and_delivery_settings_are_read(tmp_path):
         (HOOK + RULE + 'min_class = "huge"\n', None, "min_class: one of cosmetic, minor"),
         (HOOK + RULE + 'mode = "digest"\n', None, 'every: a digest needs a period'),
         (HOOK + RULE + RULE, None, "name 'headlines' is used by two rules"),
-        (HOOK + RULE + "colour = 'red'\n", None, "unknown setting(s): colour"),
+        (HOOK + RULE + "colour = 'red'\n", None, "#1 colour: unknown setting (known: "),
         (HOOK + 'secret_env = "DESK_SECRET"\n' + RULE, None,
          "[alerts.channels.desk] secret_env: the environment variable DESK_SECRET is not set"),
         (HOOK + f'secret = "{TOKEN}"\n' + RULE, None, "a secret never goes in the file"),

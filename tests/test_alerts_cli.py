@@ -107,6 +107,7 @@ def test_a_test_message_uses_the_latest_real_change_and_is_marked(desk, hook):
 def test_without_channels_sending_says_how_to_configure_them(db_url, tmp_path):
     config = tmp_path / "empty.toml"
     config.write_text("")
+    assert CliRunner().invoke(cli, ["--db", db_url, "db", "upgrade"]).exit_code == 0
     result = CliRunner().invoke(cli, ["--db", db_url, "--config", str(config), "alerts", "deliver"])
     assert result.exit_code == 1 and "no alert channels are configured" in result.stderr
     listed = CliRunner().invoke(cli, ["--db", db_url, "--config", str(config), "alerts"])

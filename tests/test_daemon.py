@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pytest
@@ -62,6 +63,11 @@ def redline(
 
 
 def summary(done: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    """The counts of `check --json` (its "failed" list left out: see failures)."""
+    return {k: n for k, n in failures_and_counts(done).items() if k != "failed"}
+
+
+def failures_and_counts(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert done.stdout.strip(), done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -108,6 +114,9 @@ def test_private_addresses_are_refused_unless_allowed(db_url, site):
     done = redline(db_url, "check", "--all", "--json", private=False)
     assert done.returncode == 1  # nothing could be fetched
     assert summary(done) == {"error": 3}
+    failed = failures_and_counts(done)["failed"]
+    assert sorted(f["url"] for f in failed) == sorted(urls)
+    assert all(f["reason"].startswith("blocked_ssrf: ") for f in failed)
     assert site.requests == []  # not even robots.txt reached the loopback site
     store = open_store(db_url)
     assert all("blocked_ssrf" in (store.get_article(u).last_error or "") for u in urls)

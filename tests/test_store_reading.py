@@ -404,7 +404,7 @@ def test_backfill_indexes_revisions_written_before_search(db_url, monkeypatch):
                     (encode_page(p), f"old-{number}"),
                 )
             tx.execute("UPDATE articles SET revision_count = 3 WHERE id = ?", (article.id,))
-        assert store.upgrade() == [6]
+        assert store.upgrade()[0] == 6  # and any migration after it
         (hit,) = store.search("harbour").rows
         assert (hit.first, hit.last, hit.removed_in) == (1, 2, 3)
         assert store.backfill_search() == 0 and store.upgrade() == []  # idempotent

@@ -220,3 +220,13 @@ def render_unified(diff: TextDiff, *, old_label: str = "old", new_label: str = "
             out.extend(_line("-", line) for line in a[i1:i2])
             out.extend(_line("+", line) for line in b[j1:j2])
     return "".join(out)
+
+
+def render_ops(diff: TextDiff) -> list[list[str | int]]:
+    """The diff as JSON-ready operations in reading order: ["=", text] kept, ["-", text]
+    removed, ["+", text] added, and for a move ["<", text, n] where the text was and
+    [">", text, n] where it is now (n pairs them: 1, 2, ... in old order). The old text is the
+    "=", "-" and "<" texts joined, the new text the "=", "+" and ">" texts joined."""
+    return [
+        [str(p.op), p.text] if p.move is None else [str(p.op), p.text, p.move] for p in diff.pieces
+    ]

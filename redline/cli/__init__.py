@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
 from redline import __version__
 from redline.cli.alerts import alerts_group
 from redline.cli.app import App, fail_cleanly
-from redline.cli.articles import add_command, list_command
+from redline.cli.articles import (
+    add_command,
+    list_command,
+    pause_command,
+    remove_command,
+    resume_command,
+)
 from redline.cli.crawl import check_command, run_command, status_command
 from redline.cli.db import db_group
 from redline.cli.export import export_command
@@ -27,12 +35,41 @@ Examples:
 """
 
 
+class OneLineError(click.ClickException):
+    """Every error as one line, `redline: error: ...`, with the exit code it came with: 1 for a
+    clear error, 2 for a usage error (the command's `--help` named, instead of click's usage)."""
+
+    def __init__(self, exc: click.ClickException) -> None:
+        message = exc.format_message()
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            message = f"{message.rstrip('.')} (see '{exc.ctx.command_path} --help')"
+        super().__init__(" ".join(line.strip() for line in message.splitlines() if line.strip()))
+        self.exit_code = exc.exit_code
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"redline: error: {self.message}", err=True)
+
+
 class RedlineGroup(click.Group):
-    """Turns our exceptions into `redline: error: ...` and exit code 1, never a traceback."""
+    """Turns our exceptions, and click's, into `redline: error: ...` on one line (exit code 1,
+    or 2 for a usage error), never a traceback."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except (OneLineError, NoArgsIsHelpError):  # bare `redline`: the help, as click shows it
+            raise
+        except click.ClickException as exc:  # `redline --no-such-option`
+            raise OneLineError(exc) from exc
 
     def invoke(self, ctx: click.Context) -> object:
-        with fail_cleanly():
-            return super().invoke(ctx)
+        try:
+            with fail_cleanly():
+                return super().invoke(ctx)
+        except (OneLineError, NoArgsIsHelpError):  # bare `redline sources`: its help
+            raise
+        except click.ClickException as exc:
+            raise OneLineError(exc) from exc
 
 
 @click.group(
@@ -64,6 +101,9 @@ def cli(ctx: click.Context, db: str | None, config_path: str | None) -> None:
 COMMANDS: tuple[click.Command, ...] = (
     add_command,
     list_command,
+    remove_command,
+    pause_command,
+    resume_command,
     history_command,
     show_command,
     diff_command,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -28,13 +28,20 @@ def scrub(text: str) -> str:
     return text
 
 
+class RedlineError(click.ClickException):
+    """One of our errors: `redline: error: ...` on stderr, exit code 1."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"redline: error: {self.format_message()}", err=True, file=file)
+
+
 @contextmanager
 def fail_cleanly() -> Iterator[None]:
     """Our errors (and a missing article) as one line on stderr with exit code 1."""
     try:
         yield
     except (StorageError, ConfigError) as exc:
-        raise click.ClickException(scrub(str(exc))) from exc
+        raise RedlineError(scrub(str(exc))) from exc
 
 
 @dataclass
@@ -54,8 +61,10 @@ class App:
         _DATABASE_URLS.add(url)
         return cls(_replace(config, database_url=url))
 
-    def store(self, *, create: bool = True) -> Store:
-        """Open the store on first use: commands that need no database never touch one."""
+    def store(self, *, create: bool = False) -> Store:
+        """Open the store on first use: commands that need no database never touch one. Only
+        the commands that write (`add`, `sources add`, `run`, `check`) pass `create=True`: the
+        others refuse a missing or empty database instead of creating one."""
         if self._store is None:
             self._store = open_store(self.config.database_url, create=create)
         return self._store

@@ -12,7 +12,9 @@ import click
 
 from redline import service, webserver
 from redline.cli.app import App, emit_json, scrub, terminal_safe, when
-from storage import ArticleStatus
+from redline.cli.sources import sync_from_config
+from redline.cli.urls import TRACKABLE_URL
+from storage import ArticleStatus, NotFound
 
 
 def _logging(verbose: bool) -> None:
@@ -64,7 +66,8 @@ def run_command(app: App, workers: int, pin_cpus: bool, web: bool, verbose: bool
     _logging(verbose)
     from scheduler.daemon import run_daemon
 
-    store = app.store()
+    store = app.store(create=True)
+    sync_from_config(app)  # the config file's [[sources]], added, updated or paused
     with service.single_writer(app.config.database_url, store):
         build = service.build_daemon(app.config, store, workers=workers, pin_cpus=pin_cpus)
         with webserver.beside(app.config, build, os.environ, enabled=web) as build:
@@ -73,9 +76,9 @@ def run_command(app: App, workers: int, pin_cpus: bool, web: bool, verbose: bool
 
 
 @click.command("check")
-@click.argument("urls", nargs=-1, metavar="[URL...]")
-@click.option("--due", "which", flag_value="due", help="Every article that is due now.")
-@click.option("--all", "which", flag_value="all", help="Every active or gone article.")
+@click.argument("urls", nargs=-1, metavar="[URL...]", type=TRACKABLE_URL)
+@click.option("--due", is_flag=True, help="Every article that is due now.")
+@click.option("--all", "every", is_flag=True, help="Every active or gone article.")
 @click.option("--workers", default=2, show_default=True, help="Extraction processes.")
 @_PIN_CPUS
 @click.option(
@@ -89,7 +92,8 @@ def run_command(app: App, workers: int, pin_cpus: bool, web: bool, verbose: bool
 def check_command(
     app: App,
     urls: tuple[str, ...],
-    which: str | None,
+    due: bool,
+    every: bool,
     workers: int,
     pin_cpus: bool,
     no_alerts: bool,
@@ -97,8 +101,9 @@ def check_command(
 ) -> None:
     """Check articles once, now, and print a summary (new, changed, unchanged, not modified,
     gone, unavailable, errors; articles skipped because another worker was checking them; the
-    alerts sent). The alerts this pass created are sent before it exits. Exits non-zero only
-    if nothing could be fetched.
+    alerts sent), then one line per URL that failed (gone, unavailable, error) with the reason.
+    The alerts this pass created are sent before it exits. Exits non-zero only if nothing could
+    be fetched.
 
     \b
     Examples:
@@ -109,24 +114,26 @@ def check_command(
     from scheduler.checks import summary
     from scheduler.daemon import run_daemon
 
-    store = app.store()
+    which = _which(urls, due=due, every=every)
+    store = app.store(create=True)
+    sync_from_config(app)  # the config file's [[sources]], added, updated or paused
     now = datetime.now(UTC)
     if urls:
         ids = [app.article(u).id for u in urls]
-    elif which in ("due", "all"):
+    else:
         statuses = (ArticleStatus.ACTIVE, ArticleStatus.GONE)
         ids = [
             a.id
             for a in store.list_articles()
             if a.status in statuses
+            and not a.paused  # paused until `redline resume`
             and (which == "all" or (a.next_check_at and a.next_check_at <= now))
         ]
-    else:
-        raise click.UsageError("name URLs to check, or use --due or --all")
     if not ids:
         click.echo("nothing to check")
         return
     progress = _Progress(len(ids), enabled=sys.stderr.isatty() and not as_json)
+    failures = _Failures()
     with service.single_writer(app.config.database_url, store):
         build = service.build_daemon(
             app.config,
@@ -135,7 +142,10 @@ def check_command(
             workers=workers,
             pin_cpus=pin_cpus,
             alerts=not no_alerts,
-            on_progress=progress.step,
+            on_progress=lambda fetched, recorded: (
+                progress.step(fetched, recorded),
+                failures.step(fetched, recorded),
+            ),
         )
         holder: dict[str, object] = {}
 
@@ -159,12 +169,62 @@ def check_command(
         sys.exit(1)
     outcomes = daemon.checker.outcomes  # type: ignore[attr-defined]
     extra = _pass_counts(daemon)
-    if as_json:
-        emit_json({**outcomes, **{k: n for k, n in extra.items() if n}})
+    failed = failures.listed(store)
+    if as_json:  # the counts stay at the top level (scripts read them); "failed" when any
+        emit_json(
+            {**outcomes, **{k: n for k, n in extra.items() if n}}
+            | ({"failed": failed} if failed else {})
+        )
     else:
         click.echo(summary(outcomes, extra))
+        for f in failed:
+            click.echo(terminal_safe(f"{f['outcome']} {f['url']}: {f['reason']}"))
     fetched = sum(n for k, n in outcomes.items() if k != "error")
     sys.exit(code or (1 if fetched == 0 else 0))
+
+
+def _which(urls: tuple[str, ...], *, due: bool, every: bool) -> str:
+    """What to check: named URLs, "due" or "all", exactly one of them (else a usage error)."""
+    given = [name for name, on in (("URLs", bool(urls)), ("--due", due), ("--all", every)) if on]
+    if len(given) > 1:
+        raise click.UsageError(f"{' and '.join(given)} cannot be used together: pick one")
+    if not given:
+        raise click.UsageError("name URLs to check, or use --due or --all")
+    return "urls" if urls else "due" if due else "all"
+
+
+class _Failures:
+    """The checks of a pass that fetched nothing usable, as {"url", "outcome", "reason"}:
+    the reason is what the check recorded (the article's last error, or its event)."""
+
+    FAILED = frozenset({"gone", "unavailable", "error"})
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, str, str, bool]] = []  # id, URL, outcome, recorded
+
+    def step(self, fetched: Any, recorded: Any) -> None:
+        claim = fetched.job.claim
+        outcome = "error" if recorded is None else str(recorded.outcome)
+        if claim is not None and outcome in self.FAILED:
+            self.found.append((claim.article_id, claim.url, outcome, recorded is not None))
+
+    def listed(self, store: Any) -> list[dict[str, str]]:
+        return [
+            {"url": url, "outcome": outcome, "reason": _reason(store, id_, url, outcome, written)}
+            for id_, url, outcome, written in self.found
+        ]
+
+
+def _reason(store: Any, article_id: int, url: str, outcome: str, written: bool) -> str:
+    if not written:
+        return "the check could not be recorded (see the log above); it will be retried"
+    if outcome == "error":
+        try:
+            return scrub(store.get_article(url).last_error or "unknown error")
+        except NotFound:  # moved meanwhile
+            return "unknown error"
+    details = [e.detail for e in store.events(article_id) if str(e.kind) == outcome]
+    return scrub(details[-1]) if details and details[-1] else outcome
 
 
 def _pass_counts(daemon: Any) -> dict[str, int]:

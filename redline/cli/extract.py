@@ -28,7 +28,12 @@ _SHOWN_PARAGRAPHS = 12
 
 
 class InputError(Exception):
-    """One input could not be read or fetched; the others still run."""
+    """One input could not be read or fetched; the others still run. `usage`: the input was a
+    malformed URL (a usage error, exit code 2, as the README's exit codes say)."""
+
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 def _config(ctx: click.Context) -> Any:
@@ -76,7 +81,7 @@ def _read(item: str, base_url: str | None, config: Any) -> tuple[bytes, str, str
                 max_bytes=MAX_BYTES,
             )
         except FetchError as exc:
-            raise InputError(f"{exc.reason}: {exc}") from exc
+            raise InputError(f"{exc.reason}: {exc}", usage=exc.reason == "bad_url") from exc
         if not 200 <= fetched.status < 300:
             raise InputError(f"HTTP {fetched.status}")
         return fetched.body, fetched.url, fetched.encoding
@@ -117,12 +122,13 @@ def extract_command(
     """
     config = _config(ctx)
     profiles = _profiles(config)
-    failed = 0
+    failed = malformed = 0
     for item in _expand(inputs):
         try:
             raw, url, charset = _read(item, base_url, config)
         except InputError as exc:
             failed += 1
+            malformed += exc.usage
             click.echo(f"redline: error: {terminal_safe(item)}: {exc}", err=True)
             if as_json:
                 emit_json({"input": item, "error": str(exc)})
@@ -133,7 +139,7 @@ def extract_command(
         else:
             _show(item, result)
     if failed:
-        ctx.exit(1)
+        ctx.exit(2 if malformed else 1)
 
 
 def _as_dict(result: Extraction) -> dict[str, Any]:

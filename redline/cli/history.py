@@ -7,10 +7,11 @@ import sys
 import click
 
 from redline.cli.app import App, emit_json, terminal_safe, use_color, when
+from redline.cli.urls import TRACKABLE_URL
 from storage import Article, Page, Revision
 from storage.codec import change_to_dict, page_to_dict
 
-URL_ARG = click.argument("url", metavar="URL")
+URL_ARG = click.argument("url", metavar="URL", type=TRACKABLE_URL)
 JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
 
 
@@ -140,19 +141,39 @@ def _render_page(page: Page) -> str:
 @URL_ARG
 @click.option("--from", "start", type=int, metavar="N", help="Older revision (default: TO - 1).")
 @click.option("--to", "end", type=int, metavar="M", help="Newer revision (default: latest).")
+@click.option(
+    "--context",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Unchanged paragraphs shown around each change  [default: 1]",
+)
+@click.option("--full", is_flag=True, help="Show every paragraph, changed or not.")
 @JSON_OPT
 @click.pass_obj
-def diff_command(app: App, url: str, start: int | None, end: int | None, as_json: bool) -> None:
-    """Show what changed between two revisions, word by word.
+def diff_command(
+    app: App,
+    url: str,
+    start: int | None,
+    end: int | None,
+    context: int | None,
+    full: bool,
+    as_json: bool,
+) -> None:
+    """Show what changed between two revisions, word by word: the changed paragraphs with
+    --context paragraphs around them (the others counted on a line of their own), or --full.
 
-    Coloured on a terminal; plain [-removed-]{+added+} markers when piped.
+    Coloured on a terminal; plain [-removed-]{+added+} markers when piped. --json gives each
+    change's whole old and new text and its word-level operations (see docs/diff.md).
 
     \b
     Example:
       redline diff https://kyivindependent.com/some-story/ --from 1 --to 3
     """
     from crawler import diff as differ  # loaded only when diffing: keeps other commands quick
+    from crawler.diff.render import render_ops
 
+    if full and context is not None:
+        raise click.UsageError("--full and --context cannot be used together: pick one")
     article = app.article(url)
     new = _pick(app, article, end)
     start = new.number - 1 if start is None else start
@@ -160,23 +181,27 @@ def diff_command(app: App, url: str, start: int | None, end: int | None, as_json
     if old is not None and old.number >= new.number:
         raise click.ClickException(f"--from ({old.number}) must be older than --to ({new.number})")
     changes = differ.compare(old.page if old else None, new.page)
+    old_body = old.page.text if old else ""
+    diffs = [differ.diff_change(c, old_body if c.field == "body" else None) for c in changes]
     if as_json:
         emit_json(
             {
                 "url": article.url,
                 "from": old.number if old else 0,
                 "to": new.number,
-                "changes": [change_to_dict(c) for c in changes],
+                "changes": [
+                    change_to_dict(c) | {"old": d.old, "new": d.new, "ops": render_ops(d)}
+                    for c, d in zip(changes, diffs, strict=True)
+                ],
             }
         )
         return
     color = use_color()
-    old_body = old.page.text if old else ""
+    shown = None if full else (1 if context is None else context)
     click.echo(f"{terminal_safe(article.url)}  revision {old.number if old else 0} -> {new.number}")
     if not changes:
         click.echo("no changes")
-    for change in changes:
+    for change, text_diff in zip(changes, diffs, strict=True):
         click.echo(f"\n== {terminal_safe(change.field)}: {change.kind} ({change.class_})")
-        text_diff = differ.diff_change(change, old_body if change.field == "body" else None)
         # render_terminal escapes scraped control and bidi characters itself
-        click.echo(differ.render_terminal(text_diff, color=color))
+        click.echo(differ.render_terminal(text_diff, color=color, context=shown))

@@ -47,6 +47,7 @@ def _components() -> dict[str, Schema]:
         url=_str(),
         site=_str(),
         status=_str(enum=[s.value for s in ArticleStatus]),
+        paused=_bool(),
         live=_bool(),
         source_id=_int(True),
         first_seen=_time(False),

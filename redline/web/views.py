@@ -73,6 +73,7 @@ def article_dict(a: Article) -> dict[str, Any]:
         "url": a.url,
         "site": a.site,
         "status": str(a.status),
+        "paused": a.paused,  # `redline pause`: not checked until resumed
         "live": a.is_live,
         "source_id": a.source_id,
         "first_seen": a.first_seen,

@@ -8,16 +8,16 @@ clauses. Nothing in this module knows which database it talks to.
 from __future__ import annotations
 
 from storage.sqlstore.base import Tx, site_of, validate_url
-from storage.sqlstore.catalog import Catalog
 from storage.sqlstore.history import History
 from storage.sqlstore.leases import Leases
 from storage.sqlstore.outbox import Outbox
 from storage.sqlstore.reading import Reading
 from storage.sqlstore.stats import Stats
+from storage.sqlstore.tracking import Tracking
 from storage.sqlstore.writes import Writes
 
 
-class SqlStore(Reading, Catalog, Leases, Writes, History, Outbox, Stats):
+class SqlStore(Reading, Tracking, Leases, Writes, History, Outbox, Stats):
     """Everything a Store does, over a backend-supplied transaction."""
 
 

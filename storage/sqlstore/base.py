@@ -22,7 +22,7 @@ _CLAIM_COLUMNS = (
 )
 _ARTICLE_COLUMNS = (
     "id, url, site, first_seen, status, is_live, source_id, next_check_at, last_checked_at, "
-    "last_changed_at, revision_count, etag, last_modified, error_count, last_error"
+    "last_changed_at, revision_count, etag, last_modified, error_count, last_error, paused"
 )
 
 

@@ -14,6 +14,7 @@ from storage.model import (
     Page,
     Source,
     SourceKind,
+    SourceOrigin,
 )
 from storage.sqlstore.base import (
     _ARTICLE_COLUMNS,
@@ -73,6 +74,7 @@ class Catalog(SqlBase):
             next_check_at=self._dt(row["next_check_at"]),
             last_checked_at=self._dt(row["last_checked_at"]),
             last_error=row["last_error"],
+            origin=SourceOrigin(row["origin"]),
         )
 
     def claim_due_sources(
@@ -150,14 +152,15 @@ class Catalog(SqlBase):
         count, and up to five of their URLs, `plain_fallback_urls`)."""
         with self._tx() as tx:
             due = tx.one(
-                "SELECT count(*) AS n FROM articles WHERE status = 'active' AND next_check_at <= ?",
-                (self._ts(now),),
+                "SELECT count(*) AS n FROM articles WHERE status = 'active' AND paused = ?"
+                " AND next_check_at <= ?",
+                (False, self._ts(now)),
             )["n"]
             counts = tx.all("SELECT status, count(*) AS n FROM articles GROUP BY status")
             upcoming = tx.all(
-                "SELECT url, next_check_at FROM articles WHERE status = 'active' AND "
-                "next_check_at > ? ORDER BY next_check_at LIMIT 10",
-                (self._ts(now),),
+                "SELECT url, next_check_at FROM articles WHERE status = 'active' AND paused = ?"
+                " AND next_check_at > ? ORDER BY next_check_at LIMIT 10",
+                (False, self._ts(now)),
             )
             errors = tx.all(
                 "SELECT site, count(*) AS n, max(last_error) AS last_error FROM articles "
@@ -225,7 +228,9 @@ class Catalog(SqlBase):
             return [self._article(r) for r in tx.all(sql + " ORDER BY id", params)]
 
     def _article_by_id(self, tx: Tx, article_id: int) -> Article:
-        row = tx.one(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
+        # Every column: this one read also serves a database being seeded or upgraded at an
+        # older schema (one without `paused`).
+        row = tx.one("SELECT * FROM articles WHERE id = ?", (article_id,))
         if row is None:
             raise NotFound(f"no article with id {article_id}")
         return self._article(row)
@@ -247,4 +252,11 @@ class Catalog(SqlBase):
             last_modified=row["last_modified"],
             error_count=row["error_count"],
             last_error=row["last_error"],
+            paused=_has(row, "paused") and bool(row["paused"]),
         )
+
+
+def _has(row: Any, column: str) -> bool:
+    """Whether a row (a sqlite3.Row or a dict) has this column: `in` on a sqlite3.Row looks
+    among its values, so ask its keys."""
+    return column in row.keys()  # noqa: SIM118 (see above)

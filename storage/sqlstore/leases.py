@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storage.model import (
+    OPERATOR_EVENTS,
     ArticleStatus,
     Claim,
     EventKind,
@@ -31,8 +32,8 @@ class Leases(SqlBase):
         lease_seconds: float,
     ) -> list[Claim]:
         claims = self._lease(
-            "status IN ('active', 'gone') AND next_check_at <= ?",
-            (self._ts(now),),
+            "status IN ('active', 'gone') AND paused = ? AND next_check_at <= ?",
+            (False, self._ts(now)),
             "ORDER BY next_check_at, id LIMIT ?",
             (limit,),
             now,
@@ -50,12 +51,18 @@ class Leases(SqlBase):
         lease_seconds: float,
     ) -> list[Claim]:
         """Lease these articles now, due or not (a one-off `redline check`); articles another
-        worker holds are left out."""
+        worker holds, and paused ones, are left out."""
         if not article_ids:
             return []
         marks = ",".join("?" * len(article_ids))
         claims = self._lease(
-            f"id IN ({marks})", tuple(article_ids), "", (), now, owner, lease_seconds
+            f"id IN ({marks}) AND paused = ?",
+            (*article_ids, False),
+            "",
+            (),
+            now,
+            owner,
+            lease_seconds,
         )
         return sorted(claims, key=lambda c: c.article_id)
 
@@ -98,14 +105,17 @@ class Leases(SqlBase):
         return {r["article_id"]: r["n"] for r in rows}
 
     def _last_events(self, tx: Tx, ids: list[int]) -> dict[int, EventKind]:
-        """Each article's latest event: a lasting state (gone, unavailable) is recorded when
-        it begins, not at every check."""
+        """Each article's latest event that a check recorded: a lasting state (gone,
+        unavailable) is recorded when it begins, not at every check. The operator's events
+        (paused, resumed...) say nothing about the page and are passed over."""
         if not ids:
             return {}
+        operator = sorted(str(k) for k in OPERATOR_EVENTS)
         rows = tx.all(
             "SELECT article_id, kind FROM events WHERE id IN (SELECT max(id) FROM events "
-            f"WHERE article_id IN ({','.join('?' * len(ids))}) GROUP BY article_id)",
-            ids,
+            f"WHERE article_id IN ({','.join('?' * len(ids))})"
+            f" AND kind NOT IN ({','.join('?' * len(operator))}) GROUP BY article_id)",
+            (*ids, *operator),
         )
         return {r["article_id"]: EventKind(r["kind"]) for r in rows}
 

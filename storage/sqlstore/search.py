@@ -65,6 +65,30 @@ class Search(SqlBase):
         """Index a revision in the transaction that writes it, found by its fetch id."""
         tx.execute(self.SEARCH_INSERT.format("fetch_id = ?"), (search_text(page), fetch_id))
 
+    def _unindex_article(self, tx: Tx, article_id: int) -> None:
+        """Take an article's revisions out of the index (a purge, in its transaction).
+
+        A contentless FTS5 index forgets a row only when given the words it was indexed with:
+        they are computed again from the stored page by the same `search_text`. Revisions the
+        backfill has not reached yet are not in the index and are left alone."""
+        if self.SEARCH_SYNTAX != "fts5":
+            tx.execute("DELETE FROM revision_search WHERE article_id = ?", (article_id,))
+            return
+        mark = tx.one("SELECT next_id, last_id FROM search_backfill")
+        rows = tx.all(
+            "SELECT r.id, c.page FROM revisions r JOIN revision_content c ON c.revision_id = r.id"
+            " WHERE r.article_id = ? ORDER BY r.id",
+            (article_id,),
+        )
+        indexed = [
+            r for r in rows if mark is None or not mark["next_id"] < r["id"] <= mark["last_id"]
+        ]
+        tx.executemany(
+            "INSERT INTO revision_search (revision_search, rowid, document)"
+            " VALUES ('delete', ?, ?)",
+            [(r["id"], search_text(codec.decode_page(r["page"]))) for r in indexed],
+        )
+
     def backfill_search(self, batch: int = _BACKFILL_BATCH) -> int:
         """Index the revisions written before the index existed, `batch` per transaction.
 

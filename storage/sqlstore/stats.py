@@ -58,8 +58,8 @@ class Stats(SqlBase):
         with self._tx() as tx:
             due = tx.one(
                 "SELECT count(*) AS n, min(next_check_at) AS oldest FROM articles"
-                " WHERE status IN ('active', 'gone') AND next_check_at <= ?",
-                (self._ts(now),),
+                " WHERE status IN ('active', 'gone') AND paused = ? AND next_check_at <= ?",
+                (False, self._ts(now)),
             )
             alerts = tx.all("SELECT status, count(*) AS n FROM alerts GROUP BY status")
         return {
