@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.extraction import CORPUS, fold_of, load_corpus  # noqa: E402
-from crawler.extract import extract  # noqa: E402
+from redline.crawler.extract import extract  # noqa: E402
 
 LABELS = ROOT / "tests" / "fixtures" / "bylines.json"
 

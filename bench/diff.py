@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from diff_match_patch import diff_match_patch  # noqa: E402
 
-from crawler.diff import apply_patch, compare, diff_texts, to_patch  # noqa: E402
-from storage.model import Page  # noqa: E402
+from redline.crawler.diff import apply_patch, compare, diff_texts, to_patch  # noqa: E402
+from redline.storage.model import Page  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction" / "ground-truth.json"
 _SENTENCE_END = re.compile(r"[.!?][\"'”’]?$")

@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.folds import fold_of, held_out, verdict  # noqa: E402
-from crawler.extract import extract  # noqa: E402
-from crawler.extract.core import _lxml_tree  # noqa: E402,F401  (warms trafilatura imports)
-from crawler.urls import registrable_domain  # noqa: E402
+from redline.crawler.extract import extract  # noqa: E402
+from redline.crawler.extract.core import _lxml_tree  # noqa: E402,F401  (warms trafilatura imports)
+from redline.crawler.urls import registrable_domain  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction"
 _TOKEN = re.compile(r"\w+")
@@ -192,7 +192,7 @@ def timings(pages: list[tuple[str, str, bytes, str]], passes: int) -> dict:
     import trafilatura
 
     from bench.noise import apply_noise
-    from crawler.extract.body import TRAFILATURA_OPTIONS
+    from redline.crawler.extract.body import TRAFILATURA_OPTIONS
 
     loads = []
     for _, url, raw, _ in pages:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.urls import registrable_domain
+from redline.crawler.urls import registrable_domain
 
 Page = tuple[str, str, bytes, str]  # key, url, raw html, true body
 Scorer = Callable[[str, bytes, str], tuple[float | None, float | None]]
@@ -39,13 +39,13 @@ class Tunable:
 
 
 TUNABLES = (
-    Tunable("crawler.extract.furniture", "_CONTAINER", (3, 4, 5, 7, 9)),
-    Tunable("crawler.extract.furniture", "_CLUSTER_LINK_SHARE", (0.7, 0.8, 0.9, 0.95)),
-    Tunable("crawler.extract.body", "_COVER", (0.7, 0.8, 0.9, 0.95)),
-    Tunable("crawler.extract.body", "_MIN_DECLARED_WORDS", (25, 50, 100)),
-    Tunable("crawler.extract.inline_noise", "_LINK_SHARE", (0.6, 0.75, 0.9)),
-    Tunable("crawler.extract.inline_noise", "_MAX_CHARS", (400, 600, 900)),
-    Tunable("crawler.extract.inline_noise", "_MAX_PARAGRAPHS", (2, 4, 6)),
+    Tunable("redline.crawler.extract.furniture", "_CONTAINER", (3, 4, 5, 7, 9)),
+    Tunable("redline.crawler.extract.furniture", "_CLUSTER_LINK_SHARE", (0.7, 0.8, 0.9, 0.95)),
+    Tunable("redline.crawler.extract.body", "_COVER", (0.7, 0.8, 0.9, 0.95)),
+    Tunable("redline.crawler.extract.body", "_MIN_DECLARED_WORDS", (25, 50, 100)),
+    Tunable("redline.crawler.extract.inline_noise", "_LINK_SHARE", (0.6, 0.75, 0.9)),
+    Tunable("redline.crawler.extract.inline_noise", "_MAX_CHARS", (400, 600, 900)),
+    Tunable("redline.crawler.extract.inline_noise", "_MAX_PARAGRAPHS", (2, 4, 6)),
 )
 
 

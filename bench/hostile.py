@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.extract import extract_page  # noqa: E402
-from crawler.extract.core import _lxml_tree  # noqa: E402,F401  (warms trafilatura imports)
+from redline.crawler.extract import extract_page  # noqa: E402
+from redline.crawler.extract.core import _lxml_tree  # noqa: E402,F401  (warms trafilatura imports)
 
 URL = "https://news.example.com/2024/05/council-bridge"
 PARAGRAPHS = "".join(

@@ -423,7 +423,7 @@ def noise_beside_edit(
     root = html.document_fromstring(raw, parser=html.HTMLParser(encoding="utf-8"))
     rng = _rng(raw, kind, seed)
     markup = _IN_ARTICLE[kind](rng)
-    from crawler.extract.text import normalise_text
+    from redline.crawler.extract.text import normalise_text
 
     kept = set(body)
     container = _article_container(root)
@@ -479,8 +479,8 @@ IN_ARTICLE_SEEDS = (1, 2, 3)
 def stability(pages: list[tuple[str, str, bytes, str]]) -> dict[str, object]:
     """Share of (page, kind, seed) loads whose Page is identical to the un-noised one; and the
     converse: edits (one body word, one beside in-article noise, the headline) are all seen."""
-    from crawler.extract import extract
-    from storage.codec import content_hash
+    from redline.crawler.extract import extract
+    from redline.storage.codec import content_hash
 
     per_kind: dict[str, int] = dict.fromkeys(NOISE_KINDS, 0)
     runs: dict[str, int] = dict.fromkeys(NOISE_KINDS, 0)
@@ -618,7 +618,7 @@ def one_word_edit(base_raw: bytes, base) -> bytes | None:
 
 def _learnt_stable(raw: bytes, url: str) -> bool:
     """Three loads with a rotating unmarked promo, then a fourth: is it stable after learning?"""
-    from crawler.extract import extract
+    from redline.crawler.extract import extract
 
     result = None
     pages = []

@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from storage import CheckRecord, Decision, NewRevision, codec, open_store  # noqa: E402
-from storage.model import (  # noqa: E402
+from redline.storage import CheckRecord, Decision, NewRevision, codec, open_store  # noqa: E402
+from redline.storage.model import (  # noqa: E402
     Change,
     ChangeClass,
     ChangeKind,
@@ -311,7 +311,7 @@ def database_size(url: str) -> int:
 
 def codec_costs(pool_size: int) -> None:
     """CPU per revision of the codec steps `record` runs (best of 3, on the content pool)."""
-    from storage import codec
+    from redline.storage import codec
 
     pool = ContentPool(pool_size)
     samples = [pool.revision(a, 2) for a in range(pool_size)]

@@ -20,11 +20,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from crawler.diff import compare
-from crawler.extract import ArticleMemory, SiteProfile, extract, region_unchanged
-from crawler.extract.site import SiteMemory
-from storage.codec import content_hash, encode_fetch
-from storage.model import Change, EncodedPage, Page, PageKind
+from redline.crawler.diff import compare
+from redline.crawler.extract import ArticleMemory, SiteProfile, extract, region_unchanged
+from redline.crawler.extract.site import SiteMemory
+from redline.storage.codec import content_hash, encode_fetch
+from redline.storage.model import Change, EncodedPage, Page, PageKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crawler import politeness
-from crawler.netguard import check_proxy_url
+from redline.crawler import politeness
+from redline.crawler.netguard import check_proxy_url
 
 MiB = 1024 * 1024
 
@@ -79,7 +79,7 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
         # for links a spider follows (ours follows none: every request comes from the store).
         "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
         "DOWNLOADER_STATS": False,
-        "LOG_FORMATTER": "crawler.middlewares.QuietLogFormatter",
+        "LOG_FORMATTER": "redline.crawler.middlewares.QuietLogFormatter",
         "SPIDER_MIDDLEWARES": {
             "scrapy.spidermiddlewares.start.StartSpiderMiddleware": None,
             "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
@@ -94,19 +94,19 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,  # no allowed_domains
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # no credentials
             "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-            "crawler.middlewares.NoRefererRedirect": 600,
+            "redline.crawler.middlewares.NoRefererRedirect": 600,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "crawler.middlewares.EgressGuardMiddleware": 50,
-            "crawler.middlewares.ProxyTargetGuardMiddleware": 60,  # only with [crawl] proxy
-            "crawler.middlewares.RobotsPolicyMiddleware": 100,
+            "redline.crawler.middlewares.EgressGuardMiddleware": 50,
+            "redline.crawler.middlewares.ProxyTargetGuardMiddleware": 60,  # only with [crawl] proxy
+            "redline.crawler.middlewares.RobotsPolicyMiddleware": 100,
             # After robots.txt: a request held for the Crawl-delay is refused if the host was
             # paused meanwhile.
-            "crawler.middlewares.HostBackoffMiddleware": 110,
+            "redline.crawler.middlewares.HostBackoffMiddleware": 110,
         },
         "EXTENSIONS": {
             "scrapy.extensions.corestats.CoreStats": None,
             "scrapy.extensions.throttle.AutoThrottle": None,
-            "crawler.scrapy_hooks.RevalidationThrottle": 0,
+            "redline.crawler.scrapy_hooks.RevalidationThrottle": 0,
         },
         "REDLINE_CRAWL": cs,
         "LOG_LEVEL": cs.log_level,

@@ -7,8 +7,8 @@ from typing import Any
 from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
-from crawler.errors import Reason
-from crawler.resolver import refused_address
+from redline.crawler.errors import Reason
+from redline.crawler.resolver import refused_address
 
 ERROR_KEY = "redline_error"  # request.meta: (reason, message) set by our middlewares
 

@@ -26,8 +26,8 @@ from urllib.parse import urljoin, urlsplit
 import brotli
 import zstandard
 
-from crawler.errors import BlockedURL, FetchError, HTTPStatusError, Reason
-from crawler.netguard import (
+from redline.crawler.errors import BlockedURL, FetchError, HTTPStatusError, Reason
+from redline.crawler.netguard import (
     Network,
     Resolver,
     Target,

@@ -28,12 +28,12 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler import netguard, politeness
-from crawler.crawlsettings import CrawlSettings
-from crawler.errors import BlockedURL, FetchError, Reason
-from crawler.failures import ERROR_KEY, classify
-from crawler.netguard import check_url
-from crawler.politeness import BackoffSettings, HostBackoff, RobotsRecord
+from redline.crawler import netguard, politeness
+from redline.crawler.crawlsettings import CrawlSettings
+from redline.crawler.errors import BlockedURL, FetchError, Reason
+from redline.crawler.failures import ERROR_KEY, classify
+from redline.crawler.netguard import check_url
+from redline.crawler.politeness import BackoffSettings, HostBackoff, RobotsRecord
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import idna
 
-from crawler.errors import BlockedURL, FetchError, Reason
+from redline.crawler.errors import BlockedURL, FetchError, Reason
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]

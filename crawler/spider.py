@@ -19,9 +19,9 @@ from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.python.failure import Failure
 
-from crawler.errors import Reason
-from crawler.failures import classify
-from storage import Claim, Source
+from redline.crawler.errors import Reason
+from redline.crawler.failures import classify
+from redline.storage import Claim, Source
 
 log = logging.getLogger(__name__)
 # Statuses the daemon interprets itself (redirects are followed by Scrapy and reported in

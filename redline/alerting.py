@@ -72,7 +72,7 @@ class AlertSetup:
 
 def alert_setup(config: Config, environ: Mapping[str, str]) -> AlertSetup:
     """Read and check `[alerts]`; raise ConfigError naming the key at the first problem."""
-    from scheduler.alerts.settings import DeliverySettings, RuleMessages
+    from redline.scheduler.alerts.settings import DeliverySettings, RuleMessages
 
     table = dict(config.alerts)
     where = _where(config, "[alerts]")
@@ -131,7 +131,7 @@ def check_alerts(alerts: Mapping[str, Any], prefix: str = "") -> None:
 
 def build_channels(setup: AlertSetup) -> dict[str, Any]:
     """The channel senders (scheduler.alerts.channels), built from resolved specs."""
-    from scheduler.alerts.channels import build_channel
+    from redline.scheduler.alerts.channels import build_channel
 
     built = {}
     for spec in setup.channels:
@@ -152,7 +152,7 @@ def build_channels(setup: AlertSetup) -> dict[str, Any]:
 def _channel(
     name: str, value: Mapping[str, Any], environ: Mapping[str, str], timeout: float, where: str
 ) -> ChannelSpec:
-    from scheduler.alerts.channels import build_channel
+    from redline.scheduler.alerts.channels import build_channel
 
     _channel_keys(name, value, where)
     url = _secret(value, "url", environ, where, required=True)
@@ -171,7 +171,7 @@ def _channel(
 
 def _channel_keys(name: str, value: Mapping[str, Any], where: str) -> None:
     """A channel's keys and their types, with nothing read from the environment or a file."""
-    from scheduler.alerts.rules import NAME
+    from redline.scheduler.alerts.rules import NAME
 
     if not NAME.match(name):
         raise ConfigError(f"{where}: a channel name uses letters, digits, '.', '_' and '-' only")
@@ -235,9 +235,9 @@ def _secret(
 
 # --- rules --------------------------------------------------------------------------------------
 def _rule(value: Mapping[str, Any], channels: set[str], where: str) -> tuple[Any, Any]:
-    from scheduler.alerts.messages import check_templates, compile_templates
-    from scheduler.alerts.rules import AlertRule
-    from storage import ChangeClass
+    from redline.scheduler.alerts.messages import check_templates, compile_templates
+    from redline.scheduler.alerts.rules import AlertRule
+    from redline.storage import ChangeClass
 
     refuse_unknown(value, _RULE_KEYS, where)
     name = value.get("name")
@@ -286,7 +286,7 @@ def _rule(value: Mapping[str, Any], channels: set[str], where: str) -> tuple[Any
 
 
 def _canonical(url: str) -> str:
-    from crawler.urls import canonicalize
+    from redline.crawler.urls import canonicalize
 
     try:
         return canonicalize(url)

@@ -194,7 +194,7 @@ def _fraction_below_one(v: Any) -> bool:
 
 
 def _proxy_url(v: Any) -> bool:
-    from crawler.netguard import check_proxy_url
+    from redline.crawler.netguard import check_proxy_url
 
     try:
         check_proxy_url(v)
@@ -275,11 +275,11 @@ def _settings_fields(where: str) -> set[str]:
     from dataclasses import fields
 
     if "[crawl]" in where:
-        from crawler.crawlsettings import CrawlSettings
+        from redline.crawler.crawlsettings import CrawlSettings
 
         return {f.name for f in fields(CrawlSettings)} - {"user_agent", "allow_private_networks"}
     if "[policy" in where:
-        from scheduler.policy import PolicySettings
+        from redline.scheduler.policy import PolicySettings
 
         return {f.name for f in fields(PolicySettings)}
     return set()
@@ -327,7 +327,7 @@ def _check_policy(table: Mapping[str, Any], file: Path) -> None:
 def _check_profiles(profiles: Mapping[str, Any], file: Path) -> None:
     from dataclasses import fields
 
-    from crawler.extract import ProfileError, SiteProfile, load_profiles
+    from redline.crawler.extract import ProfileError, SiteProfile, load_profiles
 
     known = {f.name for f in fields(SiteProfile)} - {"host"}
     for host, table in profiles.items():

@@ -18,7 +18,7 @@ LOCK_SUFFIX = ".lock"
 
 
 def crawl_settings(config: Config) -> Any:
-    from crawler.crawlsettings import CrawlSettings
+    from redline.crawler.crawlsettings import CrawlSettings
 
     values = _known(CrawlSettings, config.crawl, "[crawl]")
     user_agent = config.user_agent
@@ -32,8 +32,8 @@ def crawl_settings(config: Config) -> Any:
 def _with_contact(user_agent: str, contact_url: str) -> str:
     """`Redline/0.1 (+contact)`: the default agent names the project's page; a contact URL
     replaces it, since that is who site operators should write to."""
-    from crawler.politeness import build_user_agent
     from redline import __version__
+    from redline.crawler.politeness import build_user_agent
 
     if user_agent == Config().user_agent:
         return build_user_agent(__version__, contact_url)
@@ -43,8 +43,8 @@ def _with_contact(user_agent: str, contact_url: str) -> str:
 def check_settings(config: Config) -> Any:
     """[policy] is the default revisit policy; [policy.sites."example.com"] overrides some of
     its settings for one site and the hosts under it."""
-    from scheduler.decision import CheckSettings
-    from scheduler.policy import PolicySettings
+    from redline.scheduler.decision import CheckSettings
+    from redline.scheduler.policy import PolicySettings
 
     table = dict(config.policy)
     sites = table.pop("sites", {})
@@ -67,7 +67,7 @@ def check_settings(config: Config) -> Any:
 
 
 def _policy_values(table: Mapping[str, Any], where: str) -> dict[str, Any]:
-    from scheduler.policy import PolicySettings
+    from redline.scheduler.policy import PolicySettings
 
     return {
         k: _minutes(v, f"{where} {k}") if k not in ("quiet_factor", "jitter") else v
@@ -76,7 +76,7 @@ def _policy_values(table: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def profiles(config: Config) -> dict[str, Any]:
-    from crawler.extract import ProfileError, builtin_profiles, load_profiles
+    from redline.crawler.extract import ProfileError, builtin_profiles, load_profiles
 
     try:
         return {**builtin_profiles(), **load_profiles(config.profiles)}
@@ -137,9 +137,9 @@ def build_daemon(
     """A factory for the Daemon: it must be built on the running event loop. Every setting is
     read and checked here, before anything is fetched. `alerts` False: alerts are recorded
     (in the outbox) but this process sends none (`redline check --no-alerts`)."""
-    from scheduler.checks import ArticleChecker
-    from scheduler.daemon import Daemon, DaemonSettings, worker_name
-    from scheduler.discovery import SourceChecker
+    from redline.scheduler.checks import ArticleChecker
+    from redline.scheduler.daemon import Daemon, DaemonSettings, worker_name
+    from redline.scheduler.discovery import SourceChecker
 
     crawl = crawl_settings(config)
     checks = check_settings(config)
@@ -167,8 +167,8 @@ def dispatcher(config: Config, store: Any, setup: AlertSetup, owner: str) -> Any
     """The alert sender of one process, or None when no channel is configured."""
     if not setup.channels:
         return None
-    from scheduler.alerts.confirm import confirmer
-    from scheduler.alerts.delivery import AlertDispatcher
+    from redline.scheduler.alerts.confirm import confirmer
+    from redline.scheduler.alerts.delivery import AlertDispatcher
 
     crawl = crawl_settings(config)
     return AlertDispatcher(

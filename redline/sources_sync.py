@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from redline.config import ConfigError
+from redline.storage import Source, SourceKind, SourceOrigin, Store
 from redline.tracking import canonical, check_pattern, source_interval
-from storage import Source, SourceKind, SourceOrigin, Store
 
 DEFAULT_EVERY = "10m"  # as `redline sources add`
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from crawler.errors import FetchError
-from crawler.netguard import check_url
-from crawler.urls import canonicalize
+from redline.crawler.errors import FetchError
+from redline.crawler.netguard import check_url
+from redline.crawler.urls import canonicalize
 from redline.durations import parse_duration
 
 MAX_INTERVAL = 365 * 24 * 3600

@@ -172,8 +172,8 @@ def beside(
     if not enabled or not web_enabled(config):
         yield build
         return
+    from redline.storage import open_store
     from redline.web import create_app
-    from storage import open_store
 
     settings = web_settings(config, environ)
     store = open_store(config.database_url)

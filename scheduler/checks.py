@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
-from crawler.analysis import Analysis, analyse, body_hash, pooled_analyse
-from crawler.extract import EXTRACTOR_VERSION, SiteProfile, profile_for
-from crawler.extract.core import LARGE_PAGE
-from crawler.spider import Fetched
-from scheduler.alerts.rules import AlertRule, Subject, change_texts, plan_alerts
-from scheduler.decision import (
+from redline.crawler.analysis import Analysis, analyse, body_hash, pooled_analyse
+from redline.crawler.extract import EXTRACTOR_VERSION, SiteProfile, profile_for
+from redline.crawler.extract.core import LARGE_PAGE
+from redline.crawler.spider import Fetched
+from redline.scheduler.alerts.rules import AlertRule, Subject, change_texts, plan_alerts
+from redline.scheduler.decision import (
     CheckSettings,
     Observation,
     canonical_target,
@@ -39,10 +39,10 @@ from scheduler.decision import (
     redirect_target,
     worth_extracting,
 )
-from scheduler.metrics import CheckMetrics
-from scheduler.recorder import BatchRecorder
-from scheduler.sitememory import SiteMemories
-from storage import (
+from redline.scheduler.metrics import CheckMetrics
+from redline.scheduler.recorder import BatchRecorder
+from redline.scheduler.sitememory import SiteMemories
+from redline.storage import (
     CheckRecord,
     Claim,
     Decision,

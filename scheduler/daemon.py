@@ -25,17 +25,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.analysis import pool_worker_started
-from crawler.crawlsettings import CrawlSettings, scrapy_settings
-from crawler.spider import ArticleSpider, Fetched, FetchJob
-from scheduler.checks import ArticleChecker
-from scheduler.discovery import SourceChecker
-from scheduler.metrics import CheckMetrics
-from storage import Claim, Outcome, StorageError, Store
-from storage.errors import DiskFull
+from redline.crawler.analysis import pool_worker_started
+from redline.crawler.crawlsettings import CrawlSettings, scrapy_settings
+from redline.crawler.spider import ArticleSpider, Fetched, FetchJob
+from redline.scheduler.checks import ArticleChecker
+from redline.scheduler.discovery import SourceChecker
+from redline.scheduler.metrics import CheckMetrics
+from redline.storage import Claim, Outcome, StorageError, Store
+from redline.storage.errors import DiskFull
 
 if TYPE_CHECKING:
-    from scheduler.alerts.delivery import AlertDispatcher
+    from redline.scheduler.alerts.delivery import AlertDispatcher
 
 log = logging.getLogger("redline.daemon")
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
@@ -200,7 +200,7 @@ class Daemon:
         if self.settings.workers <= 0:
             return None
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["crawler.analysis"])
+        context.set_forkserver_preload(["redline.crawler.analysis"])
         pool_cpus = place_on_cpus() if self.settings.pin_cpus else None
         return ProcessPoolExecutor(
             self.settings.workers,
@@ -429,8 +429,8 @@ def run_daemon(build: Callable[[], Daemon], *, allow_private: bool) -> int:
     install_reactor(REACTOR)
     from twisted.internet import reactor
 
-    from crawler.netguard import is_refused_address
-    from crawler.resolver import install_guarded_resolver
+    from redline.crawler.netguard import is_refused_address
+    from redline.crawler.resolver import install_guarded_resolver
 
     if not allow_private:
         install_guarded_resolver(reactor, is_refused_address)

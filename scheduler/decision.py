@@ -23,15 +23,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from crawler.errors import Reason
-from crawler.urls import canonicalize, registrable_domain, resolve_canonical
-from scheduler.policy import (
+from redline.crawler.errors import Reason
+from redline.crawler.urls import canonicalize, registrable_domain, resolve_canonical
+from redline.scheduler.policy import (
     PolicySettings,
     next_check,
     next_check_after_error,
     settings_for,
 )
-from storage.checks import (
+from redline.storage.checks import (
     Back,
     CheckOutcome,
     CrawlState,
@@ -46,7 +46,7 @@ from storage.checks import (
     Unavailable,
     Unchanged,
 )
-from storage.model import (
+from redline.storage.model import (
     ArticleStatus,
     Change,
     ChangeKind,

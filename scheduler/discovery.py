@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from crawler import discovery
-from crawler.spider import Fetched, FetchJob
-from crawler.urls import canonicalize
-from storage import Source, SourceKind, StorageError, Store
+from redline.crawler import discovery
+from redline.crawler.spider import Fetched, FetchJob
+from redline.crawler.urls import canonicalize
+from redline.storage import Source, SourceKind, StorageError, Store
 
 log = logging.getLogger("redline.discovery")
 

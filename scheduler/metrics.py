@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from storage import Change
+from redline.storage import Change
 
 # Seconds. A fetch is the time to the answer's headers (Scrapy's download_latency); an
 # extraction is the analysis of one fetched body (the fast re-check or a full extraction).

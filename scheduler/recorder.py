@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 
-from storage import CheckRecord, RecordResult, Store
-from storage.errors import DiskFull
+from redline.storage import CheckRecord, RecordResult, Store
+from redline.storage.errors import DiskFull
 
 
 class BatchRecorder:

@@ -14,8 +14,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from crawler.extract.site import SiteMemory
-from storage import StorageError, Store
+from redline.crawler.extract.site import SiteMemory
+from redline.storage import StorageError, Store
 
 log = logging.getLogger(__name__)
 

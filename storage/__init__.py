@@ -3,8 +3,8 @@
 Imports nothing else of Redline's.
 """
 
-from storage.base import Store
-from storage.checks import (
+from redline.storage.base import Store
+from redline.storage.checks import (
     Back,
     CheckOutcome,
     CheckRecord,
@@ -21,7 +21,7 @@ from storage.checks import (
     Unavailable,
     Unchanged,
 )
-from storage.errors import (
+from redline.storage.errors import (
     DatabaseUnavailable,
     InvalidInput,
     NotFound,
@@ -30,7 +30,7 @@ from storage.errors import (
     SchemaTooNew,
     StorageError,
 )
-from storage.model import (
+from redline.storage.model import (
     CHANGE_GROUPS,
     OPERATOR_EVENTS,
     Alert,
@@ -121,6 +121,6 @@ __all__ = [
     "Unchanged",
 ]
 
-from storage.open import open_store
+from redline.storage.open import open_store
 
 __all__ += ["open_store"]

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from storage.checks import CheckRecord
-from storage.model import (
+from redline.storage.checks import CheckRecord
+from redline.storage.model import (
     Alert,
     AlertBatch,
     AlertStatus,

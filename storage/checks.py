@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.model import (
+from redline.storage.model import (
     ArticleStatus,
     Change,
     EncodedPage,

@@ -19,7 +19,7 @@ from typing import Any
 
 import zstandard
 
-from storage.model import (
+from redline.storage.model import (
     Change,
     ChangeClass,
     ChangeKind,

@@ -7,15 +7,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from storage.errors import (
+from redline.storage.errors import (
     DatabaseUnavailable,
     SchemaError,
     SchemaOutdated,
     SchemaTooNew,
     StorageError,
 )
-from storage.migrations import latest_version
-from storage.sqlstore import SqlStore
+from redline.storage.migrations import latest_version
+from redline.storage.sqlstore import SqlStore
 
 MASK = "****"
 # What a command that may not create a database says when there is none.
@@ -153,7 +153,7 @@ def open_store(url: str, *, create: bool = True, check: bool = True) -> SqlStore
 def _connect(url: str, *, create: bool = True) -> SqlStore:
     url = normalize_database_url(url)
     if url.startswith(_POSTGRES):
-        from storage.postgres import PostgresStore
+        from redline.storage.postgres import PostgresStore
 
         conninfo, schema = _split_schema(url)
         try:
@@ -182,7 +182,7 @@ def _split_schema(url: str) -> tuple[str, str | None]:
 
 
 def _sqlite(path: Path, *, create: bool) -> SqlStore:
-    from storage.sqlite import SqliteStore
+    from redline.storage.sqlite import SqliteStore
 
     path = path.expanduser()
     if not create and not path.is_file():  # SQLite's connect would create it, and its directory

@@ -20,12 +20,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from storage import codec
-from storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
-from storage.migrations import migrations
-from storage.open import mask_url
-from storage.sqlstore import SqlStore, Tx
-from storage.sqlstore.search import SEARCH_SCHEMA
+from redline.storage import codec
+from redline.storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
+from redline.storage.migrations import migrations
+from redline.storage.open import mask_url
+from redline.storage.sqlstore import SqlStore, Tx
+from redline.storage.sqlstore.search import SEARCH_SCHEMA
 
 _MIGRATION_LOCK = 0x7265646C696E65  # "redline": one migrator at a time across the cluster
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

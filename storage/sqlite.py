@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storage import codec
-from storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
-from storage.migrations import migrations
-from storage.sqlstore import SqlStore, Tx
-from storage.sqlstore.search import SEARCH_SCHEMA
+from redline.storage import codec
+from redline.storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
+from redline.storage.migrations import migrations
+from redline.storage.sqlstore import SqlStore, Tx
+from redline.storage.sqlstore.search import SEARCH_SCHEMA
 
 BUSY_TIMEOUT_MS = 30_000
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from storage import open_store
-from storage.sqlstore import SqlStore
+from redline.storage import open_store
+from redline.storage.sqlstore import SqlStore
 from tests.databases import PG_URL, scratch_schema
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from storage import Article, open_store
+from redline.storage import Article, open_store
 
 PG_URL = os.environ.get("REDLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
-from crawler.spider import Fetched, FetchJob
-from scheduler.checks import ArticleChecker
-from scheduler.daemon import conditional_headers
-from storage import RecordResult, Store
+from redline.crawler.spider import Fetched, FetchJob
+from redline.scheduler.checks import ArticleChecker
+from redline.scheduler.daemon import conditional_headers
+from redline.storage import RecordResult, Store
 
 REDIRECTS = (301, 302, 303, 307, 308)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from storage import (
+from redline.storage import (
     ArticleStatus,
     Change,
     CheckOutcome,
@@ -22,7 +22,7 @@ from storage import (
     PlannedAlert,
     Unchanged,
 )
-from storage.codec import content_hash
+from redline.storage.codec import content_hash
 
 NOW = datetime.fromisoformat("2026-11-27T12:00:00+00:00")
 

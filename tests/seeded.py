@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from crawler.diff import compare
-from storage import FeedItem, Page, Store
+from redline.crawler.diff import compare
+from redline.storage import FeedItem, Page, Store
 from tests.records import NOW, revision
 
 XSS = (

@@ -20,9 +20,9 @@ import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from storage import PlannedAlert, open_store
-from storage.codec import content_hash
-from storage.model import Change, ChangeClass, ChangeKind, Page
+from redline.storage import PlannedAlert, open_store
+from redline.storage.codec import content_hash
+from redline.storage.model import Change, ChangeClass, ChangeKind, Page
 from tests.records import check, revision
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

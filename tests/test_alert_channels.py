@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scheduler.alerts.channels import (
+from redline.scheduler.alerts.channels import (
     AppriseChannel,
     Channel,
     ConsoleChannel,
@@ -26,8 +26,8 @@ from scheduler.alerts.channels import (
     encode_payload,
     mask_url,
 )
-from scheduler.alerts.facts import sample_facts
-from scheduler.alerts.messages import Message, build_message
+from redline.scheduler.alerts.facts import sample_facts
+from redline.scheduler.alerts.messages import Message, build_message
 from tests.receivers import Mailbox, SmtpReceiver, WebhookReceiver, free_port
 
 SECRET = "s3cret-signing-key"

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawler.diff import compare
-from crawler.extract import extract
-from scheduler.alerts.channels import encode_payload
-from scheduler.alerts.facts import (
+from redline.crawler.diff import compare
+from redline.crawler.extract import extract
+from redline.scheduler.alerts.channels import encode_payload
+from redline.scheduler.alerts.facts import (
     EXCERPT_CHARS,
     MAX_CHANGES,
     AlertFacts,
@@ -20,14 +20,14 @@ from scheduler.alerts.facts import (
     facts_for,
     sample_facts,
 )
-from scheduler.alerts.messages import (
+from redline.scheduler.alerts.messages import (
     TEST_LINE,
     Message,
     build_message,
     check_templates,
     compile_templates,
 )
-from storage.model import Alert, Article, Event, EventKind, FeedItem, Page, Revision
+from redline.storage.model import Alert, Article, Event, EventKind, FeedItem, Page, Revision
 from tests.conftest import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "extract"

@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.alerts.channels import build_channel
-from scheduler.alerts.confirm import confirmer
-from scheduler.alerts.delivery import AlertDispatcher, DeliverySettings, RuleMessages
-from scheduler.alerts.messages import compile_templates
-from scheduler.alerts.rules import AlertRule
-from scheduler.checks import ArticleChecker
-from scheduler.decision import CheckSettings
-from storage import AlertStatus
+from redline.scheduler.alerts.channels import build_channel
+from redline.scheduler.alerts.confirm import confirmer
+from redline.scheduler.alerts.delivery import AlertDispatcher, DeliverySettings, RuleMessages
+from redline.scheduler.alerts.messages import compile_templates
+from redline.scheduler.alerts.rules import AlertRule
+from redline.scheduler.checks import ArticleChecker
+from redline.scheduler.decision import CheckSettings
+from redline.storage import AlertStatus
 from tests.fetching import check_now
 from tests.newsite import NewsSite
 from tests.receivers import SmtpReceiver, WebhookReceiver

@@ -10,7 +10,15 @@ import pytest
 from click.testing import CliRunner
 
 from redline.cli import cli
-from storage import AlertStatus, Change, ChangeClass, ChangeKind, Page, PlannedAlert, open_store
+from redline.storage import (
+    AlertStatus,
+    Change,
+    ChangeClass,
+    ChangeKind,
+    Page,
+    PlannedAlert,
+    open_store,
+)
 from tests.receivers import WebhookReceiver
 from tests.records import revision
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from redline.cli import cli
-from storage import AlertStatus, open_store
+from redline.storage import AlertStatus, open_store
 from tests.conftest import REPO
 from tests.newsite import NewsSite
 from tests.receivers import WebhookReceiver

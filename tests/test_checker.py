@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from crawler.spider import FetchJob
-from scheduler.alerts.rules import AlertRule
-from scheduler.checks import ArticleChecker
-from scheduler.daemon import conditional_headers
-from scheduler.decision import CheckSettings
-from storage import AlertStatus, ArticleStatus, EventKind, Page, SourceKind
+from redline.crawler.spider import FetchJob
+from redline.scheduler.alerts.rules import AlertRule
+from redline.scheduler.checks import ArticleChecker
+from redline.scheduler.daemon import conditional_headers
+from redline.scheduler.decision import CheckSettings
+from redline.storage import AlertStatus, ArticleStatus, EventKind, Page, SourceKind
 from tests.conftest import NOW
 from tests.fetching import check_now, fetch
 from tests.newsite import Fault, NewsSite

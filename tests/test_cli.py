@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from crawler.diff import compare
 from redline.cli import COMMANDS, cli
-from storage import (
+from redline.crawler.diff import compare
+from redline.storage import (
     ArticleStatus,
     Change,
     ChangeClass,
@@ -27,7 +27,7 @@ from storage import (
     Page,
     open_store,
 )
-from storage.migrations import latest_version
+from redline.storage.migrations import latest_version
 from tests.conftest import NOW
 from tests.records import check, revision
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from redline.cli import cli
-from storage import Page, open_store
+from redline.storage import Page, open_store
 from tests.seeded import record_pages, story
 
 STORY = "https://news.example.org/2026/12/05/minister"

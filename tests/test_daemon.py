@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from redline.cli import cli
-from storage import open_store
-from storage.postgres import split_schema
+from redline.storage import open_store
+from redline.storage.postgres import split_schema
 from tests.conftest import REPO
 from tests.newsite import Fault, NewsSite
 from tests.tls import self_signed

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from storage import SourceKind, open_store
+from redline.storage import SourceKind, open_store
 from tests.newsite import Fault, NewsSite
 from tests.test_daemon_faults import (
     article_gets,

@@ -27,9 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from storage import open_store
-from storage.codec import format_time
-from storage.postgres import split_schema
+from redline.storage import open_store
+from redline.storage.codec import format_time
+from redline.storage.postgres import split_schema
 from tests.conftest import REPO
 from tests.databases import articles, revision_counts, track
 from tests.newsite import Fault, NewsSite
@@ -42,7 +42,7 @@ WRAPPER = """
 import os, sys
 public = {a for a in os.environ.get("REDLINE_TEST_PUBLIC_IPS", "").split(",") if a}
 if public:
-    from crawler import netguard
+    from redline.crawler import netguard
     real = netguard.is_blocked_address
     netguard.is_blocked_address = lambda ip: ip not in public and real(ip)
 from redline.cli import main
@@ -527,7 +527,7 @@ def test_a_redirect_to_another_scheme_is_recorded_as_unsupported_scheme(sqlite_u
 # error), as a crawl that Scrapy closed for any reason would.
 CRAWL_ENDS = """
 import asyncio
-from crawler import spider
+from redline.crawler import spider
 
 async def start(self):
     await asyncio.sleep(1.0)

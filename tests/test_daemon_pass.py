@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.crawlsettings import CrawlSettings
-from scheduler.checks import ArticleChecker
-from scheduler.daemon import Daemon, DaemonSettings
-from scheduler.decision import CheckSettings
-from scheduler.discovery import SourceChecker
-from storage import DatabaseUnavailable, SourceKind
+from redline.crawler.crawlsettings import CrawlSettings
+from redline.scheduler.checks import ArticleChecker
+from redline.scheduler.daemon import Daemon, DaemonSettings
+from redline.scheduler.decision import CheckSettings
+from redline.scheduler.discovery import SourceChecker
+from redline.storage import DatabaseUnavailable, SourceKind
 from tests.conftest import NOW
 from tests.fetching import fetch
 from tests.newsite import NewsSite

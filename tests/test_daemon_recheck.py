@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.analysis import POOL_NICENESS, analyse, pool_worker_started, region_unchanged
-from crawler.extract import extract
+from redline.crawler.analysis import POOL_NICENESS, analyse, pool_worker_started, region_unchanged
+from redline.crawler.extract import extract
 
 URL = "https://kyivindependent.com/north-korean-troops-suffer-over-1-000-losses/"
 HTML = (
@@ -52,8 +52,8 @@ def test_site_memory_is_read_once_and_saved_only_when_it_changed(store):
     when it changed (debounced, and at shutdown), not around every check."""
     import asyncio
 
-    from crawler.extract import SiteMemory
-    from scheduler.sitememory import SiteMemories
+    from redline.crawler.extract import SiteMemory
+    from redline.scheduler.sitememory import SiteMemories
 
     store.save_site_memory("news.example", SiteMemory(furniture=("div.card",)).to_json())
     saved: list[str] = []

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.diff import compare
-from scheduler.alerts.rules import AlertRule, Subject, plan_alerts
-from scheduler.decision import (
+from redline.crawler.diff import compare
+from redline.scheduler.alerts.rules import AlertRule, Subject, plan_alerts
+from redline.scheduler.decision import (
     CheckSettings,
     Observation,
     canonical_target,
@@ -23,8 +23,8 @@ from scheduler.decision import (
     triggers,
     worth_extracting,
 )
-from scheduler.policy import PolicySettings
-from storage import (
+from redline.scheduler.policy import PolicySettings
+from redline.storage import (
     ArticleStatus,
     Back,
     Change,

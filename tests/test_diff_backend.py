@@ -23,8 +23,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.diff import BACKEND, compare, diff_texts
-from crawler.diff.backend import (
+from redline import __version__
+from redline.cli import cli
+from redline.crawler.diff import BACKEND, compare, diff_texts
+from redline.crawler.diff.backend import (
     FAST,
     PURE,
     UNIFORM_STAND_INS,
@@ -34,10 +36,8 @@ from crawler.diff.backend import (
     token_diff,
     use_backend,
 )
-from crawler.extract import extract
-from redline import __version__
-from redline.cli import cli
-from storage.model import Change, FeedItem, Page
+from redline.crawler.extract import extract
+from redline.storage.model import Change, FeedItem, Page
 from tests.test_extract_corpus import CORPUS, corpus, corpus_ids
 
 needs_fast = pytest.mark.skipif(

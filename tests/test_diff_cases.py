@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.diff import apply_patch, compare, field_texts, item_text
-from storage.model import ChangeClass, ChangeKind, FeedItem, Page
+from redline.crawler.diff import apply_patch, compare, field_texts, item_text
+from redline.storage.model import ChangeClass, ChangeKind, FeedItem, Page
 
 C, K = ChangeClass, ChangeKind
 T0 = datetime(2026, 3, 10, 22, 15, tzinfo=UTC)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.diff import (
+from redline.crawler.diff import (
     apply_patch,
     compare,
     diff_texts,
@@ -22,8 +22,8 @@ from crawler.diff import (
     render_side_by_side_html,
     to_patch,
 )
-from storage.codec import clean_text
-from storage.model import FeedItem, Page
+from redline.storage.codec import clean_text
+from redline.storage.model import FeedItem, Page
 from tests.conftest import REPO
 
 # Any code point, lone surrogates included, plus text shaped like articles (paragraphs, sentences,
@@ -158,8 +158,8 @@ def test_html_renderings_escape_every_piece_of_text(old, new, payload, in_old, a
 
 SCRIPT = """
 import json, sys
-from crawler.diff import compare, diff_texts, to_patch
-from storage.model import FeedItem, Page
+from redline.crawler.diff import compare, diff_texts, to_patch
+from redline.storage.model import FeedItem, Page
 a = Page(headline="A b c", body=("One two three four.", "Five six seven eight.", "Nine ten."),
          items=(FeedItem("x", "X"), FeedItem("y", "Y"), FeedItem("z", "Z")))
 b = Page(headline="A c d", body=("Five six seven eight.", "One two three four!", "Ten nine."),

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-import crawler.diff.text
-from crawler.diff import (
+import redline.crawler.diff.text
+from redline.crawler.diff import (
     Op,
     PatchError,
     Piece,
@@ -23,7 +23,7 @@ from crawler.diff import (
     render_unified,
     to_patch,
 )
-from storage.model import Page
+from redline.storage.model import Page
 
 OLD = (
     "Council approves budget.\n\nThe vote was 5 to 4 on Tuesday.\n\n"
@@ -176,7 +176,7 @@ def test_two_unrelated_long_texts_fall_back_to_a_coarse_but_exact_diff():
 def test_when_the_budget_runs_out_the_diff_is_coarser_but_exact(monkeypatch):
     # Enough budget to align the paragraphs and diff the first changed one word by word; the
     # second changed one is shown whole, and the diff says it is coarse.
-    monkeypatch.setattr(crawler.diff.text, "WORK_BUDGET", 1_800)
+    monkeypatch.setattr(redline.crawler.diff.text, "WORK_BUDGET", 1_800)
     paragraphs = [f"Paragraph {n} has a few words in it." for n in range(12)]
     old = "\n\n".join(paragraphs)
     new = old.replace("Paragraph 3 has", "Paragraph 3 had").replace("Paragraph 9 has a", "No")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.discovery import (
+from redline.crawler.discovery import (
     DiscoveredLink,
     DiscoveryError,
     discover,
@@ -19,9 +19,9 @@ from crawler.discovery import (
     parse_feed,
     parse_sitemap,
 )
-from crawler.discovery.pages import parse_section_page
-from crawler.errors import Reason
-from crawler.fetch_once import fetch_once
+from redline.crawler.discovery.pages import parse_section_page
+from redline.crawler.errors import Reason
+from redline.crawler.fetch_once import fetch_once
 from tests.newsite import NewsSite
 
 BASE = "https://news.example.com/feed.xml"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.extract import extract
-from crawler.extract.byline import split_names
-from crawler.extract.fields import choose_byline
-from crawler.extract.structured import read_declared
+from redline.crawler.extract import extract
+from redline.crawler.extract.byline import split_names
+from redline.crawler.extract.fields import choose_byline
+from redline.crawler.extract.structured import read_declared
 from tests.test_extract_corpus import CORPUS, corpus
 
 LABELS = Path(__file__).parent / "fixtures" / "bylines.json"

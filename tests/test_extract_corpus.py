@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import extract_page
-from storage.model import PageKind
+from redline.crawler.extract import extract_page
+from redline.storage.model import PageKind
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "extraction"
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")

@@ -7,7 +7,7 @@ kept; a hover card (a cluster of links nested in a paragraph, shown only on hove
 
 from __future__ import annotations
 
-from crawler.extract import extract_page
+from redline.crawler.extract import extract_page
 
 URL = "https://news.example/world/story"
 PROSE = (

@@ -14,10 +14,10 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
-from crawler.diff import compare
-from crawler.extract import extract, extract_page
-from scheduler.decision import triggers
-from storage.codec import content_hash
+from redline.crawler.diff import compare
+from redline.crawler.extract import extract, extract_page
+from redline.scheduler.decision import triggers
+from redline.storage.codec import content_hash
 from tests.test_extract_corpus import CORPUS, corpus
 
 URL = "https://www.dailyplanet.example/politics/2026/03/mayor-budget"

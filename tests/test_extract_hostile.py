@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.extract import extract, extract_page, load_profiles
-from storage.codec import content_hash, page_to_dict
-from storage.model import PageKind
+from redline.crawler.extract import extract, extract_page, load_profiles
+from redline.storage.codec import content_hash, page_to_dict
+from redline.storage.model import PageKind
 
 URL = "https://example.com/story"
 PARA = "<p>The council met on Tuesday to discuss the budget and the new bridge over the river.</p>"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from lxml import html
 
-from crawler.extract import extract_page
-from crawler.extract.inline_noise import drop_inline_noise
+from redline.crawler.extract import extract_page
+from redline.crawler.extract.inline_noise import drop_inline_noise
 
 URL = "https://news.example/world/story"
 PROSE = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from crawler.extract import extract
-from storage.model import PageKind
+from redline.crawler.extract import extract
+from redline.storage.model import PageKind
 
 URL = "https://news.example/live/budget"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.extract import extract_page
-from storage.model import PageKind
+from redline.crawler.extract import extract_page
+from redline.storage.model import PageKind
 
 URL = "https://news.example/world/story"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawler.extract import ArticleMemory, SiteMemory, extract, load_profiles
+from redline.crawler.extract import ArticleMemory, SiteMemory, extract, load_profiles
 
 URL = "https://kyivindependent.com/north-korean-troops-suffer-over-1-000-losses/"
 HTML = (Path(__file__).parent / "fixtures" / "extract" / "kyivindependent_article.html").read_text(

@@ -24,9 +24,9 @@ from bench.noise import (
     noise_beside_edit,
     one_word_edit,
 )
-from crawler.extract import extract, extract_page
-from storage.codec import content_hash
-from storage.model import PageKind
+from redline.crawler.extract import extract, extract_page
+from redline.storage.codec import content_hash
+from redline.storage.model import PageKind
 from tests.test_extract_corpus import CORPUS, corpus, corpus_ids
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")

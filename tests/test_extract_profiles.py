@@ -6,7 +6,13 @@ import tomllib
 
 import pytest
 
-from crawler.extract import ProfileError, builtin_profiles, extract, load_profiles, profile_for
+from redline.crawler.extract import (
+    ProfileError,
+    builtin_profiles,
+    extract,
+    load_profiles,
+    profile_for,
+)
 
 PAGE = b"""<html><head><title>Ignored | Site</title></head><body>
 <div class="hed">The headline from the profile</div>

@@ -15,10 +15,10 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
-from crawler.extract import extract, extract_page
-from crawler.extract.body import prefer_plain
-from crawler.extract.decode import decode_html
-from storage.model import Page, PageKind
+from redline.crawler.extract import extract, extract_page
+from redline.crawler.extract.body import prefer_plain
+from redline.crawler.extract.decode import decode_html
+from redline.storage.model import Page, PageKind
 from tests.test_extract_corpus import CORPUS, corpus, corpus_ids
 
 URL = "https://news.example/world/bridge-repairs"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import builtin_profiles, extract, extract_page, profile_for
-from storage.model import PageKind
+from redline.crawler.extract import builtin_profiles, extract, extract_page, profile_for
+from redline.storage.model import PageKind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 ARTICLE_URL = "https://kyivindependent.com/north-korean-troops-suffer-over-1-000-losses/"

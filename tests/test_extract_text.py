@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.extract import normalise_text
-from crawler.extract.dates import parse_datetime, zone
-from crawler.extract.decode import decode_html, looks_binary
+from redline.crawler.extract import normalise_text
+from redline.crawler.extract.dates import parse_datetime, zone
+from redline.crawler.extract.decode import decode_html, looks_binary
 
 
 @pytest.mark.parametrize(

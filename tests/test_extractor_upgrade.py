@@ -14,10 +14,10 @@ from dataclasses import replace
 
 import pytest
 
-from crawler.extract import extract
-from crawler.spider import FetchJob
-from scheduler.alerts.rules import AlertRule
-from storage import Page
+from redline.crawler.extract import extract
+from redline.crawler.spider import FetchJob
+from redline.scheduler.alerts.rules import AlertRule
+from redline.storage import Page
 from tests.fetching import fetch
 from tests.newsite import NewsSite
 from tests.records import revision

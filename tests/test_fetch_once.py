@@ -8,8 +8,8 @@ import ssl
 
 import pytest
 
-from crawler.errors import BlockedURL, FetchError, HTTPStatusError, Reason
-from crawler.fetch_once import fetch_once
+from redline.crawler.errors import BlockedURL, FetchError, HTTPStatusError, Reason
+from redline.crawler.fetch_once import fetch_once
 from tests.newsite import Fault, NewsSite
 from tests.tls import self_signed
 

@@ -12,11 +12,11 @@ from lxml import etree
 from lxml import html as lxml_html
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.extract import body, bounded, extract, extract_page
-from crawler.extract.core import region_unchanged
-from crawler.extract.decode import decode_html
-from crawler.extract.memory import find_container
-from storage.model import PageKind
+from redline.crawler.extract import body, bounded, extract, extract_page
+from redline.crawler.extract.core import region_unchanged
+from redline.crawler.extract.decode import decode_html
+from redline.crawler.extract.memory import find_container
+from redline.storage.model import PageKind
 
 URL = "https://news.example.com/2024/05/council-bridge"
 HEADLINE = "Council approves the new bridge budget"

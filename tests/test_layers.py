@@ -12,15 +12,27 @@ from tests.conftest import REPO
 LAYERS = ["storage", "crawler", "scheduler", "redline"]  # bottom to top
 
 
-def imported_packages(path: Path) -> set[str]:
+def layer_of(module: str) -> str:
+    """`redline.storage.model` is in the storage layer; `redline.web` in redline's."""
+    parts = module.split(".")
+    if parts[0] == "redline" and len(parts) > 1 and parts[1] in LAYERS[:-1]:
+        return parts[1]
+    return parts[0]
+
+
+def imported_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found & set(LAYERS)
+            found.add(node.module)
+    return found
+
+
+def imported_packages(path: Path) -> set[str]:
+    return {layer_of(m) for m in imported_modules(path)} & set(LAYERS)
 
 
 @pytest.mark.parametrize("layer", LAYERS)
@@ -32,6 +44,20 @@ def test_imports_point_down(layer):
         if imported_packages(path) - allowed
     }
     assert offenders == {}, f"{layer} must not import from layers above it"
+
+
+def test_every_import_names_the_redline_namespace():
+    """The wheel installs one top-level package, `redline`: `import storage` would work in the
+    repository and fail installed (and load the module twice beside `redline.storage`)."""
+    bare = {
+        str(path.relative_to(REPO)): sorted(
+            m for m in imported_modules(path) if m.split(".")[0] in LAYERS[:-1]
+        )
+        for folder in ("redline", "tests", "bench", *LAYERS[:-1])
+        for path in (REPO / folder).rglob("*.py")
+        if any(m.split(".")[0] in LAYERS[:-1] for m in imported_modules(path))
+    }
+    assert bare == {}
 
 
 def test_nothing_below_redline_reads_the_environment():

@@ -29,16 +29,16 @@ from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TimeoutError
 
-from crawler import politeness
-from crawler.crawlsettings import CrawlSettings, scrapy_settings
-from crawler.failures import ERROR_KEY
-from crawler.middlewares import (
+from redline.crawler import politeness
+from redline.crawler.crawlsettings import CrawlSettings, scrapy_settings
+from redline.crawler.failures import ERROR_KEY
+from redline.crawler.middlewares import (
     EgressGuardMiddleware,
     HostBackoffMiddleware,
     NoRefererRedirect,
     RobotsPolicyMiddleware,
 )
-from crawler.scrapy_hooks import PRIVATE_HOOKS, RevalidationThrottle
+from redline.crawler.scrapy_hooks import PRIVATE_HOOKS, RevalidationThrottle
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SITE = "https://news.example"
@@ -386,7 +386,7 @@ def test_robots_txt_of_a_name_resolving_to_a_private_address_blocks_its_pages(mo
     """The resolver refused the address (the DNS answer is the faked edge): the host's pages
     are recorded as blocked_ssrf, not as some connection error."""
     monkeypatch.setattr(
-        "crawler.failures.refused_address", lambda host: "10.1.2.3" if host else None
+        "redline.crawler.failures.refused_address", lambda host: "10.1.2.3" if host else None
     )
     network = Network({ROBOTS: DNSLookupError("no address left to connect to")})
     middleware = robots_middleware(network, FakeClock())
@@ -486,7 +486,9 @@ def test_a_request_held_for_crawl_delay_is_refused_if_the_host_is_paused_meanwhi
         HostBackoffMiddleware: build_from_crawler(HostBackoffMiddleware, crawler, clock=clock),
         EgressGuardMiddleware: build_from_crawler(EgressGuardMiddleware, crawler),
     }
-    chain = sorted(built.values(), key=lambda m: order[f"crawler.middlewares.{type(m).__name__}"])
+    chain = sorted(
+        built.values(), key=lambda m: order[f"redline.crawler.middlewares.{type(m).__name__}"]
+    )
     backoff = built[HostBackoffMiddleware]
     clock.on_sleep = lambda: answer(backoff, 429, **{"Retry-After": "600"})
 

@@ -8,8 +8,8 @@ import urllib3.util
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.errors import BlockedURL, FetchError, Reason
-from crawler.netguard import check_url, is_blocked_address, parse_target, resolve_checked
+from redline.crawler.errors import BlockedURL, FetchError, Reason
+from redline.crawler.netguard import check_url, is_blocked_address, parse_target, resolve_checked
 
 BLOCKED_ADDRESSES = [
     "127.0.0.1", "127.255.255.254", "0.0.0.0", "10.0.0.1", "172.16.0.1", "172.31.255.255",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.errors import FetchError, Reason
-from crawler.fetch_once import fetch_once
+from redline.crawler.errors import FetchError, Reason
+from redline.crawler.fetch_once import fetch_once
 from tests.newsite import Fault, NewsSite
 
 CORPUS = Path("/work/shared/corpus/extraction/html")

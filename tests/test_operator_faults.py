@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scheduler.daemon import DISK_FULL_SAID_EVERY, Daemon, DaemonSettings
-from storage.errors import DiskFull
+from redline.scheduler.daemon import DISK_FULL_SAID_EVERY, Daemon, DaemonSettings
+from redline.storage.errors import DiskFull
 from tests.conftest import REPO
 from tests.databases import track
 from tests.newsite import Fault, NewsSite
@@ -35,7 +35,7 @@ from tests.waiting import wait_until
 
 # `python -c CAPPED ...`: the redline CLI, its SQLite database unable to grow by a single page.
 CAPPED = """
-from storage import sqlite as backend
+from redline.storage import sqlite as backend
 real = backend._connect
 def capped(path):
     conn = real(path)

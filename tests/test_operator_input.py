@@ -20,12 +20,12 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from crawler.crawlsettings import CrawlSettings
 from redline.cli import cli
 from redline.config import CRAWL_KEYS, POLICY_KEYS, ConfigError, load_config
-from scheduler.policy import PolicySettings
-from storage import DatabaseUnavailable, SchemaError, open_store
-from storage.open import is_conninfo, mask_url, normalize_database_url
+from redline.crawler.crawlsettings import CrawlSettings
+from redline.scheduler.policy import PolicySettings
+from redline.storage import DatabaseUnavailable, SchemaError, open_store
+from redline.storage.open import is_conninfo, mask_url, normalize_database_url
 from tests.conftest import NOW, require_pg
 from tests.databases import PG_URL, scratch_schema
 from tests.records import revision
@@ -290,7 +290,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("headline", HOSTILE)
 def test_csv_export_quotes_formula_cells_and_jsonl_is_unchanged(db_url, headline):
-    from storage import Page
+    from redline.storage import Page
 
     store = open_store(db_url)
     try:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage import AlertStatus, Page, PlannedAlert, open_store
+from redline.storage import AlertStatus, Page, PlannedAlert, open_store
 from tests.conftest import NOW
 from tests.records import revision
 

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.policy import PolicySettings, next_check, next_check_after_error, settings_for
+from redline.scheduler.policy import (
+    PolicySettings,
+    next_check,
+    next_check_after_error,
+    settings_for,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 M, H, D = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)

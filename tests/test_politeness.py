@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.errors import FetchError
-from crawler.fetch_once import fetch_once
-from crawler.politeness import (
+from redline.crawler.errors import FetchError
+from redline.crawler.fetch_once import fetch_once
+from redline.crawler.politeness import (
     BackoffSettings,
     HostBackoff,
     RobotsRecord,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import open_store
+from redline.storage import open_store
 from tests.conftest import REPO
 from tests.newsite import Fault, NewsSite
 from tests.test_daemon import environment, track

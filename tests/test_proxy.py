@@ -27,7 +27,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import IHostnameResolver
 from zope.interface import implementer
 
-from crawler.crawlsettings import CrawlSettings, scrapy_settings
+from redline.crawler.crawlsettings import CrawlSettings, scrapy_settings
 from tests.conftest import REPO
 
 PRIVATE_NAME = "intranet.news.example"  # resolves to 10.255.255.1 in the table below
@@ -197,16 +197,16 @@ def _fetch_in_this_process(job: dict[str, Any]) -> dict[str, Any]:
 
     from scrapy.utils.reactor import install_reactor
 
-    from scheduler.daemon import REACTOR
+    from redline.scheduler.daemon import REACTOR
 
     install_reactor(REACTOR)
     from scrapy.crawler import AsyncCrawlerRunner
     from twisted.internet import reactor
 
-    from crawler import netguard
-    from crawler.crawlsettings import CrawlSettings, scrapy_settings
-    from crawler.resolver import install_guarded_resolver
-    from crawler.spider import ArticleSpider, Fetched, FetchJob
+    from redline.crawler import netguard
+    from redline.crawler.crawlsettings import CrawlSettings, scrapy_settings
+    from redline.crawler.resolver import install_guarded_resolver
+    from redline.crawler.spider import ArticleSpider, Fetched, FetchJob
 
     table: dict[str, list[str]] = job["dns"]
     real = netguard.system_resolver

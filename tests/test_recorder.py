@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from scheduler.recorder import BatchRecorder
-from storage import CheckRecord, NotFound, Outcome, Page
+from redline.scheduler.recorder import BatchRecorder
+from redline.storage import CheckRecord, NotFound, Outcome, Page
 from tests.conftest import NOW
 from tests.records import revision
 

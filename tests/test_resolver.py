@@ -9,8 +9,8 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IHostnameResolver, IResolutionReceiver
 from zope.interface import implementer
 
-from crawler.netguard import is_refused_address
-from crawler.resolver import GuardedResolver
+from redline.crawler.netguard import is_refused_address
+from redline.crawler.resolver import GuardedResolver
 
 ANSWERS = {
     "public.example": ["93.184.216.34"],

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from redline.cli import cli
 from redline.config import ConfigError
 from redline.sources_sync import SourceSpec, source_specs, sync_sources
-from storage import SourceKind, SourceOrigin
+from redline.storage import SourceKind, SourceOrigin
 from tests.conftest import NOW
 
 FEED = "https://news.example.org/feed.xml"

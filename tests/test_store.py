@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import (
+from redline.storage import (
     AlertStatus,
     ArticleStatus,
     Change,
@@ -34,7 +34,7 @@ from storage import (
     Unavailable,
     open_store,
 )
-from storage.codec import content_hash
+from redline.storage.codec import content_hash
 from tests.conftest import NOW
 from tests.records import check, revision
 
@@ -274,7 +274,7 @@ def test_a_foreign_database_is_refused(db_url):
 def test_outdated_schema_asks_for_upgrade(tmp_path: Path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     open_store(url).close()
-    from storage import open as opener
+    from redline.storage import open as opener
 
     known = opener.latest_version("sqlite")
     monkeypatch.setattr(opener, "latest_version", lambda backend: known + 1)

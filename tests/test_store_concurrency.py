@@ -16,8 +16,8 @@ from datetime import timedelta
 
 import pytest
 
-from storage import open_store
-from storage.model import Outcome
+from redline.storage import open_store
+from redline.storage.model import Outcome
 from tests.conftest import NOW, REPO
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from storage import open_store
+from redline.storage import open_store
 from tests.conftest import NOW, REPO
 
 KILLS = 20

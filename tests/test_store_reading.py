@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage import (
+from redline.storage import (
     ArticleStatus,
     Change,
     ChangeClass,
@@ -26,8 +26,8 @@ from storage import (
     Unavailable,
     open_store,
 )
-from storage import migrations as shipped
-from storage.codec import content_hash, encode_page
+from redline.storage import migrations as shipped
+from redline.storage.codec import content_hash, encode_page
 from tests.conftest import NOW
 from tests.records import check, revision
 

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage import open_store
-from storage.checks import EventNote
-from storage.codec import clean_optional, clean_text, content_hash
-from storage.model import (
+from redline.storage import open_store
+from redline.storage.checks import EventNote
+from redline.storage.codec import clean_optional, clean_text, content_hash
+from redline.storage.model import (
     Change,
     ChangeClass,
     ChangeKind,
@@ -31,7 +31,7 @@ from storage.model import (
     PageKind,
     Revision,
 )
-from storage.sqlstore import SqlStore
+from redline.storage.sqlstore import SqlStore
 from tests.conftest import NOW
 from tests.records import revision
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from redline.cli import cli
-from storage import (
+from redline.storage import (
     Change,
     ChangeClass,
     ChangeKind,
@@ -22,8 +22,8 @@ from storage import (
     StorageError,
     open_store,
 )
-from storage import migrations as shipped
-from storage.codec import compress_html, content_hash, encode_page
+from redline.storage import migrations as shipped
+from redline.storage.codec import compress_html, content_hash, encode_page
 from tests.conftest import NOW
 from tests.records import revision
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from redline.cli import cli
-from storage import (
+from redline.storage import (
     ArticleStatus,
     EventKind,
     EventNote,
@@ -307,7 +307,7 @@ def test_a_database_upgraded_to_schema_7_can_purge_and_stays_append_only(db_url,
     history: the purge works there, and nothing else may delete a revision."""
     import sys
 
-    from storage import migrations as shipped
+    from redline.storage import migrations as shipped
 
     store = open_store(db_url, check=False)
     try:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.urls import canonicalize, registrable_domain, resolve_canonical, site_of
+from redline.crawler.urls import canonicalize, registrable_domain, resolve_canonical, site_of
 
 CASES = [
     ("HTTPS://WWW.Example.COM:443/News/Story", "https://www.example.com/News/Story"),

@@ -15,9 +15,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks as st_checks
 from starlette.testclient import TestClient
 
-from redline.web import WebSettings, WebState, create_app
-from redline.web.api import READS
-from storage import (
+from redline.storage import (
     ArticleStatus,
     EventKind,
     EventNote,
@@ -28,6 +26,8 @@ from storage import (
     Store,
     open_store,
 )
+from redline.web import WebSettings, WebState, create_app
+from redline.web.api import READS
 from tests.records import NOW, check
 from tests.seeded import XSS, record_pages, story
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from redline.storage import open_store
 from redline.web import WebState, create_app
-from storage import open_store
 from tests import seeded
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -170,7 +170,7 @@ def test_entry_ids_are_stable(store, seeded):
         link(e, "alternate").startswith("https://redline.example.com/articles/")
         for e in entries(proxied)
     )
-    from storage import Page
+    from redline.storage import Page
 
     record_pages(  # a new article with two revisions: new entries, old ones unchanged
         store,
@@ -185,7 +185,7 @@ def test_entry_ids_are_stable(store, seeded):
 def test_url_events_are_entries_too(store, seeded):
     from datetime import timedelta
 
-    from storage import ArticleStatus, EventKind, EventNote, Gone
+    from redline.storage import ArticleStatus, EventKind, EventNote, Gone
     from tests.records import NOW, check
 
     hid = seeded["hostile"]

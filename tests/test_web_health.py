@@ -14,17 +14,17 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from crawler.crawlsettings import CrawlSettings
+from redline.crawler.crawlsettings import CrawlSettings
+from redline.scheduler.checks import ArticleChecker
+from redline.scheduler.daemon import Daemon, DaemonSettings
+from redline.scheduler.decision import CheckSettings
+from redline.scheduler.discovery import SourceChecker
+from redline.scheduler.metrics import CheckMetrics
+from redline.storage import open_store
 from redline.web import WebSettings, WebState, create_app
 from redline.web import health as health_module
 from redline.web.state import DaemonStatus
 from redline.webserver import status_of
-from scheduler.checks import ArticleChecker
-from scheduler.daemon import Daemon, DaemonSettings
-from scheduler.decision import CheckSettings
-from scheduler.discovery import SourceChecker
-from scheduler.metrics import CheckMetrics
-from storage import open_store
 from tests.conftest import NOW
 from tests.fetching import fetch
 from tests.newsite import NewsSite

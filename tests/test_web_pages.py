@@ -14,9 +14,9 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from redline.storage import FeedItem, Page, SourceKind, Store
 from redline.web import WebSettings, WebState, create_app, security
 from redline.web.security import CSP
-from storage import FeedItem, Page, SourceKind, Store
 from tests import seeded
 from tests.records import NOW, revision
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from redline.config import ConfigError, load_config
+from redline.storage import open_store
 from redline.webserver import web_settings
-from storage import open_store
 from tests.conftest import REPO
 from tests.newsite import NewsSite
 from tests.seeded import story

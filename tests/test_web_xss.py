@@ -12,8 +12,8 @@ from urllib.parse import quote
 import pytest
 from starlette.testclient import TestClient
 
+from redline.storage import SourceKind, Store
 from redline.web import WebState, create_app
-from storage import SourceKind, Store
 from tests import seeded
 from tests.records import NOW
 
@@ -89,7 +89,7 @@ def test_hostile_text_is_escaped_on_every_page(client: TestClient, hostile: int,
 
 
 def test_raw_html_with_scripts_is_text(store: Store, client: TestClient) -> None:
-    from storage import Page
+    from redline.storage import Page
     from tests.records import revision
 
     article, _ = store.add_article("https://raw.example.net/x", NOW)

@@ -33,8 +33,8 @@ and per feed item, in the same order as any other comparison. `compare(p, p) == 
 same changes (see backend.py).
 """
 
-from crawler.diff.backend import BACKEND
-from crawler.diff.classify import (
+from redline.crawler.diff.backend import BACKEND
+from redline.crawler.diff.classify import (
     MINOR_MAX_WORDS,
     MINOR_MIN_SIMILARITY,
     REWRITE_SHARE,
@@ -42,7 +42,7 @@ from crawler.diff.classify import (
     find_notes,
     measure,
 )
-from crawler.diff.compare import (
+from redline.crawler.diff.compare import (
     PAGE_FIELDS,
     compare,
     diff_change,
@@ -50,15 +50,15 @@ from crawler.diff.compare import (
     item_text,
     keyed_items,
 )
-from crawler.diff.patch import PatchError, apply_patch, patch_to_diff, to_patch
-from crawler.diff.pieces import Op, Piece, TextDiff
-from crawler.diff.render import (
+from redline.crawler.diff.patch import PatchError, apply_patch, patch_to_diff, to_patch
+from redline.crawler.diff.pieces import Op, Piece, TextDiff
+from redline.crawler.diff.render import (
     render_inline_html,
     render_side_by_side_html,
     render_terminal,
     render_unified,
 )
-from crawler.diff.text import WORK_BUDGET, diff_texts
+from redline.crawler.diff.text import WORK_BUDGET, diff_texts
 
 __all__ = [
     "BACKEND",

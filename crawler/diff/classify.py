@@ -16,9 +16,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from crawler.diff.pieces import OLD_SIDE, Op, Piece, TextDiff
-from crawler.diff.tokens import count_words, count_words_roughly
-from storage.model import ChangeClass
+from redline.crawler.diff.pieces import OLD_SIDE, Op, Piece, TextDiff
+from redline.crawler.diff.tokens import count_words, count_words_roughly
+from redline.storage.model import ChangeClass
 
 MINOR_MAX_WORDS = 5
 MINOR_MIN_SIMILARITY = 0.5

@@ -10,12 +10,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 
-from crawler.diff.classify import find_notes, measure
-from crawler.diff.patch import patch_to_diff, to_patch
-from crawler.diff.pieces import Op, TextDiff
-from crawler.diff.text import diff_texts, token_ops
-from storage.codec import clean_text, to_utc
-from storage.model import Change, ChangeClass, ChangeKind, FeedItem, Page
+from redline.crawler.diff.classify import find_notes, measure
+from redline.crawler.diff.patch import patch_to_diff, to_patch
+from redline.crawler.diff.pieces import Op, TextDiff
+from redline.crawler.diff.text import diff_texts, token_ops
+from redline.storage.codec import clean_text, to_utc
+from redline.storage.model import Change, ChangeClass, ChangeKind, FeedItem, Page
 
 PAGE_FIELDS = ("headline", "title", "byline", "published", "updated", "body")
 BYLINE_SEPARATOR = "; "

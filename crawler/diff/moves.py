@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from crawler.diff.pieces import OLD_SIDE, Op, Piece
-from crawler.diff.tokens import count_words
+from redline.crawler.diff.pieces import OLD_SIDE, Op, Piece
+from redline.crawler.diff.tokens import count_words
 
 MIN_MOVE_WORDS = 3  # a paragraph shorter than this that reappears elsewhere is not called a move
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from crawler.diff.pieces import Op, Piece, TextDiff
+from redline.crawler.diff.pieces import Op, Piece, TextDiff
 
 VERSION = "R1"
 _ESCAPE = re.compile("[%\t\x00\ud800-\udfff]")

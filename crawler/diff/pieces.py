@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from crawler.diff.tokens import split_words
+from redline.crawler.diff.tokens import split_words
 
 
 class Op(StrEnum):

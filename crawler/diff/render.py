@@ -13,8 +13,8 @@ import re
 from itertools import zip_longest
 from typing import Literal
 
-from crawler.diff.pieces import NEW_SIDE, OLD_SIDE, Op, Piece, TextDiff
-from crawler.diff.text import token_ops
+from redline.crawler.diff.pieces import NEW_SIDE, OLD_SIDE, Op, Piece, TextDiff
+from redline.crawler.diff.text import token_ops
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _BREAK = re.compile(r"\n[^\S\n]*\n\s*")

@@ -18,10 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from crawler.diff.backend import Cleanup, Ops, token_diff
-from crawler.diff.moves import Move, core, cut, find_moves, splice
-from crawler.diff.pieces import NEW_SIDE, OLD_SIDE, Op, Piece, TextDiff, normalise, number_moves
-from crawler.diff.tokens import split_paragraphs, split_sentences, split_words
+from redline.crawler.diff.backend import Cleanup, Ops, token_diff
+from redline.crawler.diff.moves import Move, core, cut, find_moves, splice
+from redline.crawler.diff.pieces import (
+    NEW_SIDE,
+    OLD_SIDE,
+    Op,
+    Piece,
+    TextDiff,
+    normalise,
+    number_moves,
+)
+from redline.crawler.diff.tokens import split_paragraphs, split_sentences, split_words
 
 # Cost units are (n + m) * (min(n, m) + 100) for the token counts n, m left after the common start
 # and end: an upper bound of diff-match-patch's work on them. The budget lets a heavily rewritten

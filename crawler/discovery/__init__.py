@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 
-from crawler.discovery.base import DiscoveredLink, Discovery
-from crawler.discovery.feeds import parse_feed
-from crawler.discovery.pages import parse_section_page
-from crawler.discovery.sitemaps import parse_sitemap
-from crawler.errors import DiscoveryError
+from redline.crawler.discovery.base import DiscoveredLink, Discovery
+from redline.crawler.discovery.feeds import parse_feed
+from redline.crawler.discovery.pages import parse_section_page
+from redline.crawler.discovery.sitemaps import parse_sitemap
+from redline.crawler.errors import DiscoveryError
 
 DEFAULT_LIMITS = {"feed": 1000, "sitemap": 50_000, "page": 1000}
 

@@ -15,7 +15,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree
 
-from crawler.errors import DiscoveryError, Reason
+from redline.crawler.errors import DiscoveryError, Reason
 
 MAX_URL_LENGTH = 2048
 MAX_XML_BYTES = 50 * 2**20  # sitemaps.org: at most 50 MB uncompressed

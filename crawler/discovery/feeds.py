@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from crawler.discovery.base import (
+from redline.crawler.discovery.base import (
     DiscoveredLink,
     absolute_url,
     child_text,
@@ -13,7 +13,7 @@ from crawler.discovery.base import (
     parse_time,
     parse_xml,
 )
-from crawler.errors import DiscoveryError, Reason
+from redline.crawler.errors import DiscoveryError, Reason
 
 _PUBLISHED = ("published", "pubdate", "issued", "date", "created")
 _UPDATED = ("updated", "modified")

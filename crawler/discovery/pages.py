@@ -7,9 +7,9 @@ import re
 import lxml.html
 from lxml import etree
 
-from crawler.discovery.base import DiscoveredLink, absolute_url
-from crawler.errors import DiscoveryError, Reason
-from crawler.urls import canonicalize, registrable_domain
+from redline.crawler.discovery.base import DiscoveredLink, absolute_url
+from redline.crawler.errors import DiscoveryError, Reason
+from redline.crawler.urls import canonicalize, registrable_domain
 
 MAX_HTML_BYTES = 20 * 2**20
 

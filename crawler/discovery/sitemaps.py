@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.discovery.base import (
+from redline.crawler.discovery.base import (
     DiscoveredLink,
     Discovery,
     absolute_url,
@@ -13,7 +13,7 @@ from crawler.discovery.base import (
     parse_time,
     parse_xml,
 )
-from crawler.errors import DiscoveryError, Reason
+from redline.crawler.errors import DiscoveryError, Reason
 
 
 def parse_sitemap(body: bytes, base_url: str, *, limit: int = 50_000) -> Discovery:

@@ -3,7 +3,7 @@
 Pure functions only (no I/O, no clock). See docs/extraction.md.
 """
 
-from crawler.extract.core import (
+from redline.crawler.extract.core import (
     EXTRACTOR,
     EXTRACTOR_VERSION,
     Extraction,
@@ -11,16 +11,16 @@ from crawler.extract.core import (
     extract_page,
     region_unchanged,
 )
-from crawler.extract.memory import ArticleMemory
-from crawler.extract.profiles import (
+from redline.crawler.extract.memory import ArticleMemory
+from redline.crawler.extract.profiles import (
     ProfileError,
     SiteProfile,
     builtin_profiles,
     load_profiles,
     profile_for,
 )
-from crawler.extract.site import SiteMemory
-from crawler.extract.text import normalise_text
+from redline.crawler.extract.site import SiteMemory
+from redline.crawler.extract.text import normalise_text
 
 __all__ = [
     "EXTRACTOR",

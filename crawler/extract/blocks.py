@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from crawler.extract.text import normalise_text
+from redline.crawler.extract.text import normalise_text
 
 _BREAKING = (
     "p h1 h2 h3 h4 h5 h6 li blockquote pre "

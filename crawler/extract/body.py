@@ -13,12 +13,12 @@ from typing import TypedDict
 import trafilatura
 from lxml import etree
 
-from crawler.extract.blocks import element_paragraphs
-from crawler.extract.bounded import bound_tree
-from crawler.extract.furniture import is_furniture_paragraph
-from crawler.extract.kind import MIN_WORDS
-from crawler.extract.profiles import SiteProfile
-from crawler.extract.text import normalise_text, word_count
+from redline.crawler.extract.blocks import element_paragraphs
+from redline.crawler.extract.bounded import bound_tree
+from redline.crawler.extract.furniture import is_furniture_paragraph
+from redline.crawler.extract.kind import MIN_WORDS
+from redline.crawler.extract.profiles import SiteProfile
+from redline.crawler.extract.text import normalise_text, word_count
 
 
 class TrafilaturaOptions(TypedDict):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.extract.text import normalise_text
+from redline.crawler.extract.text import normalise_text
 
 _CANDIDATES = (
     'h1, [class*="byline" i], [class*="author" i], [id*="byline" i], [rel~="author"],'

@@ -18,9 +18,9 @@ from lxml import etree
 from lxml import html as lxml_html
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.extract import fields, items
-from crawler.extract import memory as mem
-from crawler.extract.body import (
+from redline.crawler.extract import fields, items
+from redline.crawler.extract import memory as mem
+from redline.crawler.extract.body import (
     body_words,
     cross_check,
     declared_body,
@@ -30,28 +30,28 @@ from crawler.extract.body import (
     prefer_plain,
     profile_body,
 )
-from crawler.extract.dates import zone
-from crawler.extract.decode import decode_html, looks_binary
-from crawler.extract.furniture import (
+from redline.crawler.extract.dates import zone
+from redline.crawler.extract.decode import decode_html, looks_binary
+from redline.crawler.extract.furniture import (
     drop_invisible,
     drop_link_clusters,
     paragraph_chars,
     strip_furniture,
 )
-from crawler.extract.headline import choose_title, display_headline
-from crawler.extract.inline_noise import drop_inline_noise
-from crawler.extract.kind import MIN_WORDS, SHORT_BODY, not_article_reason, reads_as_wall
-from crawler.extract.memory import ArticleMemory
-from crawler.extract.profiles import SiteProfile
-from crawler.extract.site import SiteMemory, furniture_texts, observe
-from crawler.extract.structured import Declared, read_declared
-from crawler.extract.text import (
+from redline.crawler.extract.headline import choose_title, display_headline
+from redline.crawler.extract.inline_noise import drop_inline_noise
+from redline.crawler.extract.kind import MIN_WORDS, SHORT_BODY, not_article_reason, reads_as_wall
+from redline.crawler.extract.memory import ArticleMemory
+from redline.crawler.extract.profiles import SiteProfile
+from redline.crawler.extract.site import SiteMemory, furniture_texts, observe
+from redline.crawler.extract.structured import Declared, read_declared
+from redline.crawler.extract.text import (
     has_controls,
     normalise_text,
     strip_control_bytes,
     strip_controls,
 )
-from storage.model import FeedItem, Page, PageKind
+from redline.storage.model import FeedItem, Page, PageKind
 
 EXTRACTOR = "redline"
 PLAIN_EXTRACTOR = "redline/plain"  # the body came from the plain reading (see _plain_reading)

@@ -12,12 +12,12 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.extract import byline
-from crawler.extract.blocks import element_paragraphs
-from crawler.extract.dates import parse_datetime
-from crawler.extract.profiles import Selector
-from crawler.extract.structured import Declared
-from crawler.extract.text import normalise_text
+from redline.crawler.extract import byline
+from redline.crawler.extract.blocks import element_paragraphs
+from redline.crawler.extract.dates import parse_datetime
+from redline.crawler.extract.profiles import Selector
+from redline.crawler.extract.structured import Declared
+from redline.crawler.extract.text import normalise_text
 
 _BY = re.compile(r"^(by|written by|von|par|por|di)\s+", re.IGNORECASE)
 _MAX_AUTHORS = 12

@@ -16,8 +16,8 @@ from itertools import pairwise
 
 from lxml import etree
 
-from crawler.extract.bounded import merge_runs
-from crawler.extract.kind import reads_as_wall
+from redline.crawler.extract.bounded import merge_runs
+from redline.crawler.extract.kind import reads_as_wall
 
 _WORD_LIST = (
     "ad ads advert adverts advertisement advertising adslot adunit adcontainer gpt "

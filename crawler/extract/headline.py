@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.extract.structured import Declared
-from crawler.extract.text import normalise_text
-from crawler.urls import registrable_domain
+from redline.crawler.extract.structured import Declared
+from redline.crawler.extract.text import normalise_text
+from redline.crawler.urls import registrable_domain
 
 _MAX_HEADINGS = 24  # headings read per level: logos, menus and widgets come first on some pages
 _MAX_HEADLINE = 400  # characters: a longer "heading" is a block of text, not a headline

@@ -25,14 +25,14 @@ import re
 
 from lxml import etree
 
-from crawler.extract.blocks import element_paragraphs
-from crawler.extract.furniture import (
+from redline.crawler.extract.blocks import element_paragraphs
+from redline.crawler.extract.furniture import (
     LINK_LABEL,
     drop_element,
     is_furniture_paragraph,
     is_sign_up_box,
 )
-from crawler.extract.text import normalise_text
+from redline.crawler.extract.text import normalise_text
 
 _MAX_CHARS = 600  # characters of text in a block of furniture: a box, never the article
 _MAX_PARAGRAPHS = 4

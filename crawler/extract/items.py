@@ -16,11 +16,11 @@ from typing import Any
 
 from lxml import etree
 
-from crawler.extract.blocks import element_paragraphs
-from crawler.extract.dates import parse_datetime
-from crawler.extract.profiles import Selector, SiteProfile
-from crawler.extract.text import normalise_text
-from storage.model import FeedItem
+from redline.crawler.extract.blocks import element_paragraphs
+from redline.crawler.extract.dates import parse_datetime
+from redline.crawler.extract.profiles import Selector, SiteProfile
+from redline.crawler.extract.text import normalise_text
+from redline.storage.model import FeedItem
 
 _UPDATED = re.compile(r"\(\s*(updated\b[^)]*)\)|^\s*(updated\b.*)$", re.IGNORECASE)
 _CLOCK = re.compile(r"^\s*\d{1,2}[:.]\d{2}(\s*[ap]\.?m\.?)?\b", re.IGNORECASE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from crawler.extract.structured import Declared
+from redline.crawler.extract.structured import Declared
 
 MIN_WORDS = 25  # below this, a page with no declared article is not one
 SHORT_BODY = 120  # words; a body this short may be an error or not-found page

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.extract.text import normalise_text
-from storage.model import Page
+from redline.crawler.extract.text import normalise_text
+from redline.storage.model import Page
 
 MEMORY_FORMAT = 1
 _COVER = 0.9

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
-from crawler.extract.memory import block_signature
-from crawler.extract.text import normalise_text
+from redline.crawler.extract.memory import block_signature
+from redline.crawler.extract.text import normalise_text
 
 SITE_FORMAT = 1
 _MIN_ARTICLES = 3  # seen in this many articles, with this many different texts

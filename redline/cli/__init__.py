@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 from typing import Any
 
 import click
@@ -89,7 +90,7 @@ class RedlineGroup(click.Group):
     help="Configuration file (TOML) [env REDLINE_CONFIG]",
 )
 @click.custom_version_option(  # the differ is imported only when asked: --help stays quick
-    lambda _: f"redline {__version__} (differ: {__import__('crawler.diff').diff.BACKEND})"
+    lambda _: f"redline {__version__} (differ: {import_module('redline.crawler.diff').BACKEND})"
 )
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, config_path: str | None) -> None:

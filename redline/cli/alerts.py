@@ -12,7 +12,7 @@ import click
 from redline.alerting import AlertSetup, alert_setup, build_channels
 from redline.cli.app import App, emit_json, terminal_safe, when
 from redline.config import default_config_path
-from storage import Alert, AlertStatus, NotFound
+from redline.storage import Alert, AlertStatus, NotFound
 
 STATUSES = click.Choice([s.value for s in AlertStatus])
 
@@ -80,8 +80,8 @@ def show_command(app: App, alert_id: int, as_json: bool) -> None:
     Example:
       redline alerts show 12
     """
-    from scheduler.alerts.delivery import Reader, alert_facts
-    from scheduler.alerts.messages import build_message
+    from redline.scheduler.alerts.delivery import Reader, alert_facts
+    from redline.scheduler.alerts.messages import build_message
 
     store = app.store()
     try:
@@ -166,8 +166,8 @@ def deliver_command(app: App, as_json: bool) -> None:
 
 
 async def _deliver(app: App, setup: AlertSetup) -> Any:
+    from redline.scheduler.daemon import worker_name
     from redline.service import dispatcher
-    from scheduler.daemon import worker_name
 
     sender = dispatcher(app.config, app.store(), setup, worker_name())
     try:
@@ -204,8 +204,8 @@ def test_command(app: App, rule: str) -> None:
 
 
 async def _send_test(app: App, setup: AlertSetup, rule: Any) -> list[tuple[str, str | None]]:
-    from scheduler.alerts.channels import DeliveryError
-    from scheduler.alerts.messages import build_message
+    from redline.scheduler.alerts.channels import DeliveryError
+    from redline.scheduler.alerts.messages import build_message
 
     facts, source = _test_facts(app, setup, rule)
     click.echo(f"sample: {terminal_safe(source)}")
@@ -237,10 +237,10 @@ def _test_facts(app: App, setup: AlertSetup, rule: Any) -> tuple[Any, str]:
     made-up sample), as the facts of an alert."""
     from dataclasses import replace
 
-    from scheduler.alerts.delivery import Reader
-    from scheduler.alerts.facts import facts_for, sample_facts
-    from scheduler.alerts.rules import revision_kinds
-    from scheduler.decision import triggers
+    from redline.scheduler.alerts.delivery import Reader
+    from redline.scheduler.alerts.facts import facts_for, sample_facts
+    from redline.scheduler.alerts.rules import revision_kinds
+    from redline.scheduler.decision import triggers
 
     store = app.store()
     reader = Reader(store)

@@ -14,8 +14,8 @@ from typing import IO, Any
 import click
 
 from redline.config import Config, ConfigError, load_config
-from storage import Article, NotFound, StorageError, Store, open_store
-from storage.open import normalize_database_url, redact
+from redline.storage import Article, NotFound, StorageError, Store, open_store
+from redline.storage.open import normalize_database_url, redact
 
 # The database URLs of this process: their passwords (and PGPASSWORD) are masked in every error.
 _DATABASE_URLS: set[str] = set()
@@ -71,7 +71,7 @@ class App:
 
     def article(self, url: str) -> Article:
         """By the URL as given, or by its canonical form (the key `redline add` stores)."""
-        from crawler.urls import canonicalize
+        from redline.crawler.urls import canonicalize
 
         try:
             return self.store().get_article(url)

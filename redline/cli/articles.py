@@ -9,8 +9,8 @@ import click
 
 from redline.cli.app import App, emit_json, terminal_safe, when
 from redline.cli.urls import TRACKABLE_URL
+from redline.storage import Article, ArticleStatus, PurgeCounts
 from redline.tracking import canonical, check_fetchable
-from storage import Article, ArticleStatus, PurgeCounts
 
 PAUSED = "paused"  # a state `list` shows and filters on: the status of a paused article stays
 

@@ -14,7 +14,7 @@ from redline import service, webserver
 from redline.cli.app import App, emit_json, scrub, terminal_safe, when
 from redline.cli.sources import sync_from_config
 from redline.cli.urls import TRACKABLE_URL
-from storage import ArticleStatus, NotFound
+from redline.storage import ArticleStatus, NotFound
 
 
 def _logging(verbose: bool) -> None:
@@ -64,7 +64,7 @@ def run_command(app: App, workers: int, pin_cpus: bool, web: bool, verbose: bool
       redline run
     """
     _logging(verbose)
-    from scheduler.daemon import run_daemon
+    from redline.scheduler.daemon import run_daemon
 
     store = app.store(create=True)
     sync_from_config(app)  # the config file's [[sources]], added, updated or paused
@@ -111,8 +111,8 @@ def check_command(
       redline check --due
     """
     _logging(False)
-    from scheduler.checks import summary
-    from scheduler.daemon import run_daemon
+    from redline.scheduler.checks import summary
+    from redline.scheduler.daemon import run_daemon
 
     which = _which(urls, due=due, every=every)
     store = app.store(create=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from redline.cli.app import App
-from storage import open_store
-from storage.migrations import latest_version
-from storage.open import check_schema
+from redline.storage import open_store
+from redline.storage.migrations import latest_version
+from redline.storage.open import check_schema
 
 
 @click.group("db")

@@ -14,8 +14,8 @@ import click
 
 from redline.cli.app import App, emit_json
 from redline.durations import parse_duration
-from storage import Event, Revision, Store
-from storage.codec import page_to_dict
+from redline.storage import Event, Revision, Store
+from redline.storage.codec import page_to_dict
 
 CSV_COLUMNS = (
     "type",

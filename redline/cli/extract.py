@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from crawler.extract import (
+from redline.cli.app import emit_json, terminal_safe, when
+from redline.crawler.extract import (
     Extraction,
     ProfileError,
     SiteProfile,
@@ -18,8 +19,7 @@ from crawler.extract import (
     load_profiles,
     profile_for,
 )
-from redline.cli.app import emit_json, terminal_safe, when
-from storage.codec import content_hash, page_to_dict
+from redline.storage.codec import content_hash, page_to_dict
 
 MAX_BYTES = 10 * 2**20
 TIMEOUT = 30.0
@@ -70,8 +70,8 @@ def _expand(inputs: tuple[str, ...]) -> Iterator[str]:
 def _read(item: str, base_url: str | None, config: Any) -> tuple[bytes, str, str | None]:
     """(body, page URL, HTTP charset) of a file or an http(s) URL."""
     if item.startswith(("http://", "https://")):
-        from crawler.errors import FetchError
-        from crawler.fetch_once import fetch_once
+        from redline.crawler.errors import FetchError
+        from redline.crawler.fetch_once import fetch_once
 
         try:
             fetched = fetch_once(

@@ -8,8 +8,8 @@ import click
 
 from redline.cli.app import App, emit_json, terminal_safe, use_color, when
 from redline.cli.urls import TRACKABLE_URL
-from storage import Article, Page, Revision
-from storage.codec import change_to_dict, page_to_dict
+from redline.storage import Article, Page, Revision
+from redline.storage.codec import change_to_dict, page_to_dict
 
 URL_ARG = click.argument("url", metavar="URL", type=TRACKABLE_URL)
 JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
@@ -169,8 +169,10 @@ def diff_command(
     Example:
       redline diff https://kyivindependent.com/some-story/ --from 1 --to 3
     """
-    from crawler import diff as differ  # loaded only when diffing: keeps other commands quick
-    from crawler.diff.render import render_ops
+    from redline.crawler import (
+        diff as differ,  # loaded only when diffing: keeps other commands quick
+    )
+    from redline.crawler.diff.render import render_ops
 
     if full and context is not None:
         raise click.UsageError("--full and --context cannot be used together: pick one")

@@ -8,8 +8,8 @@ import click
 
 from redline.cli.app import App, emit_json, terminal_safe, when
 from redline.sources_sync import source_specs, sync_sources
+from redline.storage import Source, SourceKind, SourceOrigin
 from redline.tracking import canonical, check_pattern, source_interval
-from storage import Source, SourceKind, SourceOrigin
 
 
 @click.group("sources")

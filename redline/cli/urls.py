@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import click
 
-from crawler.urls import canonicalize
-from storage.errors import InvalidInput
-from storage.sqlstore.base import validate_url  # the store's own rule: one copy
+from redline.crawler.urls import canonicalize
+from redline.storage.errors import InvalidInput
+from redline.storage.sqlstore.base import validate_url  # the store's own rule: one copy
 
 
 class TrackableURL(click.ParamType):

@@ -21,11 +21,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from redline import tracking
+from redline.storage import InvalidInput, NotFound, SourceKind
 from redline.web import openapi, views
 from redline.web.params import change_query, page_params
 from redline.web.security import require_token
 from redline.web.state import WebState
-from storage import InvalidInput, NotFound, SourceKind
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024

@@ -25,11 +25,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from redline import __version__
+from redline.storage import InvalidInput, NotFound
 from redline.web import views
 from redline.web.params import change_query, parse_id
 from redline.web.state import WebState
 from redline.web.text import shown
-from storage import InvalidInput, NotFound
 
 ATOM = "http://www.w3.org/2005/Atom"
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"

@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from redline.storage import Store
 from redline.web.state import DaemonStatus, WebState
-from storage import Store
 
 log = logging.getLogger("redline.web")
 SETTLE = 1000  # revision ids below the newest minus this are counted once, for good

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from storage import CHANGE_GROUPS, AlertStatus, ArticleStatus, ChangeClass, SourceKind
+from redline.storage import CHANGE_GROUPS, AlertStatus, ArticleStatus, ChangeClass, SourceKind
 
 Schema = dict[str, Any]
 VERSION = "1.0.0"

@@ -26,11 +26,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
+from redline.storage import CHANGE_GROUPS, ChangeClass, InvalidInput, SourceKind
 from redline.web import api, security, views
 from redline.web.params import MAX_ID, change_query, page_params, parse_id
 from redline.web.state import WebState
 from redline.web.text import shown
-from storage import CHANGE_GROUPS, ChangeClass, InvalidInput, SourceKind
 
 TEMPLATES = Path(__file__).parent / "templates"
 _FILTERS = ("site", "kind", "class", "since", "until", "article")

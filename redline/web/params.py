@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
-from storage import CHANGE_GROUPS, ChangeClass, ChangeQuery, InvalidInput
+from redline.storage import CHANGE_GROUPS, ChangeClass, ChangeQuery, InvalidInput
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

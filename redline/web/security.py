@@ -32,8 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from redline.storage import DatabaseUnavailable, InvalidInput, NotFound
 from redline.web.state import WebState
-from storage import DatabaseUnavailable, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
 

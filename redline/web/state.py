@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from storage import Store
+from redline.storage import Store
 
 DEFAULT_PORT = 8470
 

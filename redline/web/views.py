@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from redline.web.params import DEFAULT_LIMIT, MAX_ID, parse_site
-from storage import (
+from redline.storage import (
     Alert,
     AlertStatus,
     Article,
@@ -40,7 +39,8 @@ from storage import (
     Source,
     Store,
 )
-from storage.codec import clean_text
+from redline.storage.codec import clean_text
+from redline.web.params import DEFAULT_LIMIT, MAX_ID, parse_site
 
 _SUMMARY_WORDS = 12
 _BADGES = {"correction": "correction", "editors_note": "editor's note"}
@@ -378,7 +378,7 @@ def _side(r: Revision | None) -> dict[str, Any]:
 
 def _rendered(changes: Iterable[Change], old_body: str) -> list[dict[str, Any]]:
     """Each change with its inline and side-by-side HTML (escaped by the renderers)."""
-    from crawler import diff as differ  # the differ loads only for diff pages
+    from redline.crawler import diff as differ  # the differ loads only for diff pages
 
     out = []
     for change in changes:
@@ -396,7 +396,7 @@ def _rendered(changes: Iterable[Change], old_body: str) -> list[dict[str, Any]]:
 def _changes(old: Revision | None, new: Revision) -> list[dict[str, Any]]:
     """The stored changes for consecutive revisions; otherwise (or where a stored patch no
     longer applies) the pages compared afresh, as `redline diff` does."""
-    from crawler import diff as differ
+    from redline.crawler import diff as differ
 
     old_body = old.page.text if old else ""
     if old is not None and new.number == old.number + 1:
@@ -435,7 +435,7 @@ def _item_step(
     r: Revision,
 ) -> dict[str, FeedItem]:
     """Note what revision `r` did to each item; return its items by key."""
-    from crawler.diff import keyed_items  # the keys the differ names items by
+    from redline.crawler.diff import keyed_items  # the keys the differ names items by
 
     after = keyed_items(r.page.items)
     for key, item in after.items():

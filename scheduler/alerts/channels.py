@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import apprise
 
-from scheduler.alerts.messages import Message
+from redline.scheduler.alerts.messages import Message
 
 BODY_FORMATS = ("text", "html", "markdown")
 # Schemes whose URL names a server before its path: mask_url shows that host. Elsewhere (slack://,

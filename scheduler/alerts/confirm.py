@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from crawler.diff import field_texts, item_text
-from crawler.errors import FetchError
-from crawler.extract import extract, profile_for
-from crawler.fetch_once import fetch_once
-from storage import Article, Page, Revision
+from redline.crawler.diff import field_texts, item_text
+from redline.crawler.errors import FetchError
+from redline.crawler.extract import extract, profile_for
+from redline.crawler.fetch_once import fetch_once
+from redline.storage import Article, Page, Revision
 
 log = logging.getLogger("redline.alerts")
 

@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from crawler.politeness import backoff_delay
-from scheduler.alerts.channels import Channel, DeliveryError
-from scheduler.alerts.facts import AlertFacts, facts_for
-from scheduler.alerts.messages import Message, build_message
-from scheduler.alerts.settings import DeliverySettings, RuleMessages
-from storage import (
+from redline.crawler.politeness import backoff_delay
+from redline.scheduler.alerts.channels import Channel, DeliveryError
+from redline.scheduler.alerts.facts import AlertFacts, facts_for
+from redline.scheduler.alerts.messages import Message, build_message
+from redline.scheduler.alerts.settings import DeliverySettings, RuleMessages
+from redline.storage import (
     Alert,
     AlertBatch,
     AlertStatus,

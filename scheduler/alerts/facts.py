@@ -20,11 +20,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from crawler.diff import PatchError, diff_change, render_inline_html, render_terminal
-from crawler.diff import compare as compare_pages
-from crawler.diff.pieces import Op, Piece, TextDiff
-from storage.codec import to_utc
-from storage.model import Alert, Article, Change, Event, Page, Revision
+from redline.crawler.diff import PatchError, diff_change, render_inline_html, render_terminal
+from redline.crawler.diff import compare as compare_pages
+from redline.crawler.diff.pieces import Op, Piece, TextDiff
+from redline.storage.codec import to_utc
+from redline.storage.model import Alert, Article, Change, Event, Page, Revision
 
 MAX_CHANGES = 5  # changes shown per alert; the others are counted in `more_changes`
 MAX_MERGED_CHANGES = 10  # changes shown for a burst of revisions merged into one message

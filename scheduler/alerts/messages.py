@@ -47,7 +47,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
-from scheduler.alerts.facts import (
+from redline.scheduler.alerts.facts import (
     AlertFacts,
     entry_payload,
     fetched_text,

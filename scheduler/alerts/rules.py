@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from crawler.diff import Op, diff_change
-from scheduler.decision import EVENT_TRIGGERS, change_triggers
-from storage.checks import Decision, PlannedAlert
-from storage.model import Change, ChangeClass, Page
+from redline.crawler.diff import Op, diff_change
+from redline.scheduler.decision import EVENT_TRIGGERS, change_triggers
+from redline.storage.checks import Decision, PlannedAlert
+from redline.storage.model import Change, ChangeClass, Page
 
 TRIGGERS = frozenset(
     {

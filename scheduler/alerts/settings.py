@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scheduler.alerts.messages import Templates
+    from redline.scheduler.alerts.messages import Templates
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,14 @@ clauses. Nothing in this module knows which database it talks to.
 
 from __future__ import annotations
 
-from storage.sqlstore.base import Tx, site_of, validate_url
-from storage.sqlstore.history import History
-from storage.sqlstore.leases import Leases
-from storage.sqlstore.outbox import Outbox
-from storage.sqlstore.reading import Reading
-from storage.sqlstore.stats import Stats
-from storage.sqlstore.tracking import Tracking
-from storage.sqlstore.writes import Writes
+from redline.storage.sqlstore.base import Tx, site_of, validate_url
+from redline.storage.sqlstore.history import History
+from redline.storage.sqlstore.leases import Leases
+from redline.storage.sqlstore.outbox import Outbox
+from redline.storage.sqlstore.reading import Reading
+from redline.storage.sqlstore.stats import Stats
+from redline.storage.sqlstore.tracking import Tracking
+from redline.storage.sqlstore.writes import Writes
 
 
 class SqlStore(Reading, Tracking, Leases, Writes, History, Outbox, Stats):

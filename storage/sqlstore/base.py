@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from storage.errors import InvalidInput
+from redline.storage.errors import InvalidInput
 
 _BATCH = 200
 RECENT = timedelta(days=7)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage import codec
-from storage.errors import InvalidInput, NotFound
-from storage.model import (
+from redline.storage import codec
+from redline.storage.errors import InvalidInput, NotFound
+from redline.storage.model import (
     Article,
     ArticleStatus,
     EventKind,
@@ -16,7 +16,7 @@ from storage.model import (
     SourceKind,
     SourceOrigin,
 )
-from storage.sqlstore.base import (
+from redline.storage.sqlstore.base import (
     _ARTICLE_COLUMNS,
     SqlBase,
     Tx,

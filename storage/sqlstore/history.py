@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from storage import codec
-from storage.errors import NotFound
-from storage.model import (
+from redline.storage import codec
+from redline.storage.errors import NotFound
+from redline.storage.model import (
     Change,
     ChangeClass,
     ChangeKind,
@@ -19,7 +19,7 @@ from storage.model import (
     Revision,
     RevisionInfo,
 )
-from storage.sqlstore.base import (
+from redline.storage.sqlstore.base import (
     _BATCH,
     _EPOCH,
     SqlBase,

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage.model import (
+from redline.storage.model import (
     OPERATOR_EVENTS,
     ArticleStatus,
     Claim,
     EventKind,
 )
-from storage.sqlstore.base import (
+from redline.storage.sqlstore.base import (
     _CLAIM_COLUMNS,
     RECENT,
     SqlBase,

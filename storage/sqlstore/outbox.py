@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage.errors import NotFound
-from storage.model import Alert, AlertBatch, AlertStatus
-from storage.sqlstore.base import SqlBase, Tx
+from redline.storage.errors import NotFound
+from redline.storage.model import Alert, AlertBatch, AlertStatus
+from redline.storage.sqlstore.base import SqlBase, Tx
 
 _COLUMNS = (
     "id, channel, rule, article_id, revision, event_id, kinds, idempotency_key, created_at,"

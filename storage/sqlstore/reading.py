@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from storage.errors import InvalidInput, NotFound
-from storage.model import (
+from redline.storage.errors import InvalidInput, NotFound
+from redline.storage.model import (
     CHANGE_GROUPS,
     Article,
     ArticleStatus,
@@ -28,9 +28,9 @@ from storage.model import (
     Listing,
     Outcome,
 )
-from storage.sqlstore.base import _ARTICLE_COLUMNS, Tx
-from storage.sqlstore.catalog import Catalog
-from storage.sqlstore.history import History
+from redline.storage.sqlstore.base import _ARTICLE_COLUMNS, Tx
+from redline.storage.sqlstore.catalog import Catalog
+from redline.storage.sqlstore.history import History
 
 MAX_LIMIT = 1000
 _MAX_CURSOR = 200

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from storage import codec
-from storage.model import Listing, Page, SearchHit
-from storage.sqlstore.base import SqlBase, Tx
-from storage.sqlstore.reading import check_limit, decode_cursor, encode_cursor
-from storage.sqlstore.searchquery import SearchQuery, fts5_query, parse_query, tsquery
+from redline.storage import codec
+from redline.storage.model import Listing, Page, SearchHit
+from redline.storage.sqlstore.base import SqlBase, Tx
+from redline.storage.sqlstore.reading import check_limit, decode_cursor, encode_cursor
+from redline.storage.sqlstore.searchquery import SearchQuery, fts5_query, parse_query, tsquery
 
 SEARCH_SCHEMA = 6  # the migration that created the index
 MAX_DOCUMENT = 300_000  # characters indexed per revision: PostgreSQL caps a tsvector at 1 MB

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from storage.errors import InvalidInput
+from redline.storage.errors import InvalidInput
 
 MAX_TERMS = 32
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from storage.sqlstore.base import SqlBase
+from redline.storage.sqlstore.base import SqlBase
 
 # What changed, in the groups of the recent-changes filters (storage.model.CHANGE_GROUPS).
 _GROUP = (

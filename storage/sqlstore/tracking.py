@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage.errors import InvalidInput, NotFound
-from storage.model import EventKind, PurgeCounts, Source, SourceKind, SourceOrigin
-from storage.sqlstore.base import Tx, validate_url
-from storage.sqlstore.catalog import Catalog
-from storage.sqlstore.search import Search
+from redline.storage.errors import InvalidInput, NotFound
+from redline.storage.model import EventKind, PurgeCounts, Source, SourceKind, SourceOrigin
+from redline.storage.sqlstore.base import Tx, validate_url
+from redline.storage.sqlstore.catalog import Catalog
+from redline.storage.sqlstore.search import Search
 
 _REVISIONS = "SELECT id FROM revisions WHERE article_id = ?"
 

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage import codec
-from storage.checks import CheckRecord, Error, NewRevision, PlannedAlert
-from storage.errors import NotFound
-from storage.model import Change, EventKind, Outcome, RecordResult
-from storage.sqlstore.base import Tx, site_of, validate_url
-from storage.sqlstore.search import Search
+from redline.storage import codec
+from redline.storage.checks import CheckRecord, Error, NewRevision, PlannedAlert
+from redline.storage.errors import NotFound
+from redline.storage.model import Change, EventKind, Outcome, RecordResult
+from redline.storage.sqlstore.base import Tx, site_of, validate_url
+from redline.storage.sqlstore.search import Search
 
 
 @dataclass(frozen=True, slots=True)
