@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import click
 
 from redline.cli.app import App, emit_json, terminal_safe, when
 from redline.cli.urls import TRACKABLE_URL
 from redline.storage import Article, ArticleStatus, PurgeCounts
+from redline.storage.sqlstore import site_of
 from redline.tracking import canonical, check_fetchable
 
 PAUSED = "paused"  # a state `list` shows and filters on: the status of a paused article stays
@@ -185,8 +185,10 @@ def _chosen(app: App, urls: tuple[str, ...], site: str | None) -> list[Article]:
         raise click.UsageError("name URLs, or a site with --site (not both)")
     if urls:
         return _resolve(app, urls)
-    host = urlsplit(site if "://" in (site or "") else f"http://{site}").hostname or ""
-    host = host.removeprefix("www.")  # as the store keys articles by site
+    try:
+        host = site_of(site or "")
+    except ValueError:
+        raise click.BadParameter(f"not a host name: {site}", param_hint="--site") from None
     chosen = [a for a in app.store().list_articles() if a.site == host]
     if not chosen:
         raise click.ClickException(f"no tracked articles on {terminal_safe(site or '')}")

@@ -34,8 +34,6 @@ from redline.web.text import shown
 
 TEMPLATES = Path(__file__).parent / "templates"
 _FILTERS = ("site", "kind", "class", "since", "until", "article")
-_BADGES = {"correction": "correction", "editors_note": "editor's note"}
-_BADGES |= {"update_notice": "update notice"}
 _LOCAL_PATH = re.compile(r"^/(?![/\\])[^\s]*$")
 
 
@@ -143,14 +141,6 @@ def _path_number(request: Request, name: str) -> int:
     return int(text)
 
 
-def _badges(changes: list[dict[str, Any]]) -> list[str]:
-    """views.badges, for change dicts (a diff between any two revisions)."""
-    found = {_BADGES[n] for c in changes for n in c["notes"] if n in _BADGES}
-    found |= {"stealth edit" for c in changes if c["stealth"]}
-    found |= {"rewrite" for c in changes if c["class"] == ChangeClass.REWRITE}
-    return [b for b in [*_BADGES.values(), "stealth edit", "rewrite"] if b in found]
-
-
 # --- recent changes and articles --------------------------------------------------------------
 
 
@@ -247,7 +237,6 @@ def diff_page(request: Request) -> Response:
         "dates": dates,
         "body": body,
         "items": items,
-        "badge_names": _badges(changes),
         "feed": f"/articles/{article_id}/feed.atom",
         "feed_title": "Changes to this article",
     }
@@ -258,7 +247,7 @@ def revision_page(request: Request) -> Response:
     state: WebState = request.app.state.web
     article_id = _path_id(request)
     data = views.revision(state.store, article_id, _path_number(request, "n"))
-    return render(request, "revision.html", {**data, "badge_names": _badges(data["changes"])})
+    return render(request, "revision.html", data)
 
 
 def raw_page(request: Request) -> Response:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 from redline.storage import CHANGE_GROUPS, ChangeClass, ChangeQuery, InvalidInput
+from redline.storage.sqlstore import site_of
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -47,8 +48,12 @@ def parse_id(name: str, value: str | None) -> int | None:
 
 def parse_site(value: str | None) -> str | None:
     """A site as the store keys it (the host, lower case, without "www.")."""
-    site = (value or "").strip().lower().removeprefix("www.")
-    return site or None
+    if not value or not value.strip():
+        return None
+    try:
+        return site_of(value) or None
+    except ValueError:  # "[::1" and the like
+        raise InvalidInput(f"site: not a host name: {value[:40]!r}") from None
 
 
 def change_query(params: Mapping[str, str]) -> ChangeQuery:

@@ -355,6 +355,7 @@ def revision(store: Store, article_id: int, number: int) -> dict[str, Any]:
         "content_hash": r.content_hash,
         "page": page_dict(r.page),
         "changes": [change_dict(c) for c in r.changes],
+        "badges": badges(r.changes),
         "previous": revision_link(a.id, number - 1) if number > 1 else None,
         "next": revision_link(a.id, number + 1) if number < a.revision_count else None,
         "diff_link": diff_link(a.id, number - 1, number) if number > 1 else None,
@@ -393,18 +394,22 @@ def _rendered(changes: Iterable[Change], old_body: str) -> list[dict[str, Any]]:
     return out
 
 
-def _changes(old: Revision | None, new: Revision) -> list[dict[str, Any]]:
-    """The stored changes for consecutive revisions; otherwise (or where a stored patch no
-    longer applies) the pages compared afresh, as `redline diff` does."""
+def _changes(
+    old: Revision | None, new: Revision
+) -> tuple[tuple[Change, ...], list[dict[str, Any]]]:
+    """The changes and their renderings: the stored ones for consecutive revisions; otherwise
+    (or where a stored patch no longer applies) the pages compared afresh, as `redline diff`
+    does."""
     from redline.crawler import diff as differ
 
     old_body = old.page.text if old else ""
     if old is not None and new.number == old.number + 1:
         try:
-            return _rendered(new.changes, old_body)
+            return new.changes, _rendered(new.changes, old_body)
         except differ.PatchError:
             pass
-    return _rendered(differ.compare(old.page if old else None, new.page), old_body)
+    fresh = differ.compare(old.page if old else None, new.page)
+    return fresh, _rendered(fresh, old_body)
 
 
 def diff(store: Store, article_id: int, old: int, new: int) -> dict[str, Any]:
@@ -414,11 +419,13 @@ def diff(store: Store, article_id: int, old: int, new: int) -> dict[str, Any]:
         raise InvalidInput(f"old: revision {old} must be older than revision {new}")
     after = _pick(store, a, new)
     before = _pick(store, a, old) if old else None
+    changes, rendered = _changes(before, after)
     return {
         "article": article_dict(a),
         "old": _side(before),
         "new": _side(after),
-        "changes": _changes(before, after),
+        "changes": rendered,
+        "badges": badges(changes),
         "previous": diff_link(a.id, old - 1, old) if old > 1 else None,
         "next": diff_link(a.id, new, new + 1) if new < a.revision_count else None,
         "permalink": diff_link(a.id, old, new),

@@ -53,7 +53,9 @@ def validate_url(url: str) -> str:
 
 
 def site_of(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
+    """The site the store keys an article by: its host, lower case, without "www."; a bare
+    host ("www.Example.com") is read as one, so that a filter names sites as the store does."""
+    host = (urlsplit(url if "://" in url else f"http://{url.strip()}").hostname or "").lower()
     return host.removeprefix("www.")
 
 
