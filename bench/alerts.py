@@ -3,7 +3,7 @@
     python bench/alerts.py              # both backends: 40 edits, a burst of 1,000, a digest
     python bench/alerts.py --quick      # SQLite only: 15 edits, a burst of 300
 
-Everything runs on loopback: the local news site (tests.newsite) and a webhook receiver
+Everything runs on loopback: the local news site (redline.newsite) and a webhook receiver
 (tests.receivers) in this process's threads, `redline run` and `redline alerts deliver` as
 subprocesses with a configuration file like a user's (one rule, one signed webhook channel).
 
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from redline.storage import Change, ChangeClass, ChangeKind, Page, PlannedAlert, open_store  # noqa: E402
 from tests.databases import PG_URL, scratch_schema  # noqa: E402
-from tests.newsite import NewsSite  # noqa: E402
+from redline.newsite import NewsSite  # noqa: E402
 from tests.receivers import WebhookReceiver  # noqa: E402
 from tests.records import revision  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402

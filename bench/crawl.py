@@ -8,7 +8,7 @@
     python bench/crawl.py --urlwatch /tmp/urlwatch-venv/bin/urlwatch   # and urlwatch beside it
     python bench/crawl.py --profile prof.out --profile-pass a   # cProfile of one pass (a, b or c)
 
-The local news site (tests.newsite.NewsSite, in this process's threads, pinned to core 0) serves
+The local news site (redline.newsite.NewsSite, in this process's threads, pinned to core 0) serves
 the real pages of ../shared/corpus/extraction/ under `--articles` URLs. Each round times three
 passes of `redline check --all --json --workers 0` (pinned to core 1; with `--pin site`, redline
 and its pool use both cores and only the site stays on core 0; `--no-pin` pins nothing):
@@ -54,8 +54,8 @@ sys.path.insert(0, str(ROOT))
 
 
 from tests.databases import PG_URL, revision_counts, scratch_schema, track  # noqa: E402
-from tests.newsite import NewsSite  # noqa: E402
-from tests.newsite.content import WORDS  # noqa: E402
+from redline.newsite import NewsSite  # noqa: E402
+from redline.newsite.content import WORDS  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction" / "html"
 PARAGRAPH = re.compile(rb"<p(?:\s[^>]*)?>(?:(?!<p[\s>]).)*?</p>", re.S)

@@ -12,7 +12,7 @@ recent-changes page (first page, and a page 20 cursors in), an article page, a d
 search, and the same data from the JSON API. p50 and p95 in milliseconds, per kind; the issue's
 targets are p95 <= 100 ms for pages and <= 300 ms for a search.
 
-Part 2, the daemon: the local news site (tests.newsite) serves `--daemon-articles` real corpus
+Part 2, the daemon: the local news site (redline.newsite) serves `--daemon-articles` real corpus
 pages; `redline run` checks them all (every article made due at once) with the web app off
 (`--no-web`), then with it on and a client asking it for 20 pages a second. Checks per second
 = articles / seconds until every article's check is recorded; rounds alternate the two, and
@@ -46,7 +46,7 @@ import psycopg  # noqa: E402
 
 from bench.webdata import fill  # noqa: E402
 from tests.databases import PG_URL, scratch_schema, track  # noqa: E402
-from tests.newsite import NewsSite  # noqa: E402
+from redline.newsite import NewsSite  # noqa: E402
 
 SETTLE = 8.0  # seconds between a daemon's start and the pass it is timed on
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction" / "html"

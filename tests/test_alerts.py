@@ -23,7 +23,7 @@ from redline.scheduler.checks import ArticleChecker
 from redline.scheduler.decision import CheckSettings
 from redline.storage import AlertStatus
 from tests.fetching import check_now
-from tests.newsite import NewsSite
+from redline.newsite import NewsSite
 from tests.receivers import SmtpReceiver, WebhookReceiver
 from tests.test_extract_headline import H1, SEO, page_html
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from redline.cli import cli
 from redline.storage import AlertStatus, open_store
 from tests.conftest import REPO
-from tests.newsite import NewsSite
+from redline.newsite import NewsSite
 from tests.receivers import WebhookReceiver
 from tests.waiting import wait_until
 

@@ -19,7 +19,7 @@ from redline.scheduler.decision import CheckSettings
 from redline.storage import AlertStatus, ArticleStatus, EventKind, Page, SourceKind
 from tests.conftest import NOW
 from tests.fetching import check_now, fetch
-from tests.newsite import Fault, NewsSite
+from redline.newsite import Fault, NewsSite
 from tests.records import revision
 
 

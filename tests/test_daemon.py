@@ -26,7 +26,7 @@ from redline.cli import cli
 from redline.storage import open_store
 from redline.storage.postgres import split_schema
 from tests.conftest import REPO
-from tests.newsite import Fault, NewsSite
+from redline.newsite import Fault, NewsSite
 from tests.tls import self_signed
 from tests.waiting import wait_until
 

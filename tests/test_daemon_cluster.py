@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from redline.storage import SourceKind, open_store
-from tests.newsite import Fault, NewsSite
+from redline.newsite import Fault, NewsSite
 from tests.test_daemon_faults import (
     article_gets,
     expire_leases,

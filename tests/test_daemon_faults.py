@@ -32,7 +32,7 @@ from redline.storage.codec import format_time
 from redline.storage.postgres import split_schema
 from tests.conftest import REPO
 from tests.databases import articles, revision_counts, track
-from tests.newsite import Fault, NewsSite
+from redline.newsite import Fault, NewsSite
 from tests.waiting import wait_until
 
 MiB = 1024 * 1024

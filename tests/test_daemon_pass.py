@@ -18,7 +18,7 @@ from redline.scheduler.discovery import SourceChecker
 from redline.storage import DatabaseUnavailable, SourceKind
 from tests.conftest import NOW
 from tests.fetching import fetch
-from tests.newsite import NewsSite
+from redline.newsite import NewsSite
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from redline.crawler.discovery import (
 from redline.crawler.discovery.pages import parse_section_page
 from redline.crawler.errors import Reason
 from redline.crawler.fetch_once import fetch_once
-from tests.newsite import NewsSite
+from redline.newsite import NewsSite
 
 BASE = "https://news.example.com/feed.xml"
 

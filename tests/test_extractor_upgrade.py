@@ -19,7 +19,7 @@ from redline.crawler.spider import FetchJob
 from redline.scheduler.alerts.rules import AlertRule
 from redline.storage import Page
 from tests.fetching import fetch
-from tests.newsite import NewsSite
+from redline.newsite import NewsSite
 from tests.records import revision
 from tests.test_checker import run, track
 

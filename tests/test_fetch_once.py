@@ -10,7 +10,7 @@ import pytest
 
 from redline.crawler.errors import BlockedURL, FetchError, HTTPStatusError, Reason
 from redline.crawler.fetch_once import fetch_once
-from tests.newsite import Fault, NewsSite
+from redline.newsite import Fault, NewsSite
 from tests.tls import self_signed
 
 # Loopback is private, so "public" test sites live on 127.0.0.2 and are allowed explicitly;

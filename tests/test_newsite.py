@@ -13,7 +13,7 @@ import pytest
 
 from redline.crawler.errors import FetchError, Reason
 from redline.crawler.fetch_once import fetch_once
-from tests.newsite import Fault, NewsSite
+from redline.newsite import Fault, NewsSite
 
 CORPUS = Path("/work/shared/corpus/extraction/html")
 
@@ -162,7 +162,7 @@ def test_real_corpus_pages_are_served_verbatim():
 
 def test_runs_as_a_subprocess_with_a_control_api():
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.newsite", "--articles", "3"],
+        [sys.executable, "-m", "redline.newsite", "--articles", "3"],
         cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.PIPE,
         text=True,

@@ -24,7 +24,7 @@ from redline.crawler.politeness import (
     robots_ttl,
     robots_verdict,
 )
-from tests.newsite import Fault, NewsSite
+from redline.newsite import Fault, NewsSite
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ import pytest
 
 from redline.storage import open_store
 from tests.conftest import REPO
-from tests.newsite import Fault, NewsSite
+from redline.newsite import Fault, NewsSite
 from tests.test_daemon import environment, track
 from tests.waiting import wait_until
 

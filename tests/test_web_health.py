@@ -27,7 +27,7 @@ from redline.web.state import DaemonStatus
 from redline.webserver import status_of
 from tests.conftest import NOW
 from tests.fetching import fetch
-from tests.newsite import NewsSite
+from redline.newsite import NewsSite
 from tests.seeded import hostile, story
 
 LATER = NOW + timedelta(days=2)  # the seeded revisions are a few hours after NOW

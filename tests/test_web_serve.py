@@ -22,7 +22,7 @@ from redline.config import ConfigError, load_config
 from redline.storage import open_store
 from redline.webserver import web_settings
 from tests.conftest import REPO
-from tests.newsite import NewsSite
+from redline.newsite import NewsSite
 from tests.seeded import story
 from tests.waiting import wait_until
 

@@ -1,4 +1,4 @@
-"""Run the local news site as a process: `python -m tests.newsite --articles 2000`.
+"""Run the local news site as a process: `python -m redline.newsite --articles 2000`.
 
 Prints `http://127.0.0.1:PORT` as the first line of stdout, then serves until SIGTERM or
 SIGINT. POST /_control/edit?fraction=0.1&seed=N edits that share of articles (returns their
@@ -14,11 +14,11 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.newsite.server import NewsSite
+from redline.newsite.server import NewsSite
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.newsite", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m redline.newsite", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--articles", type=int, default=50)

@@ -25,9 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tests.newsite import content
-from tests.newsite.content import Article, LiveItem, SiteContent
-from tests.newsite.faults import Fault
+from redline.newsite import content
+from redline.newsite.content import Article, LiveItem, SiteContent
+from redline.newsite.faults import Fault
 
 
 @dataclass(frozen=True, slots=True)
