@@ -39,9 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from redline.newsite import NewsSite  # noqa: E402
 from redline.storage import Change, ChangeClass, ChangeKind, Page, PlannedAlert, open_store  # noqa: E402
 from tests.databases import PG_URL, scratch_schema  # noqa: E402
-from redline.newsite import NewsSite  # noqa: E402
 from tests.receivers import WebhookReceiver  # noqa: E402
 from tests.records import revision  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402

@@ -53,9 +53,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from tests.databases import PG_URL, revision_counts, scratch_schema, track  # noqa: E402
 from redline.newsite import NewsSite  # noqa: E402
 from redline.newsite.content import WORDS  # noqa: E402
+from tests.databases import PG_URL, revision_counts, scratch_schema, track  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction" / "html"
 PARAGRAPH = re.compile(rb"<p(?:\s[^>]*)?>(?:(?!<p[\s>]).)*?</p>", re.S)

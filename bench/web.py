@@ -45,8 +45,8 @@ import httpx2 as httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 from bench.webdata import fill  # noqa: E402
-from tests.databases import PG_URL, scratch_schema, track  # noqa: E402
 from redline.newsite import NewsSite  # noqa: E402
+from tests.databases import PG_URL, scratch_schema, track  # noqa: E402
 
 SETTLE = 8.0  # seconds between a daemon's start and the pass it is timed on
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction" / "html"

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from redline.newsite import NewsSite
 from redline.scheduler.alerts.channels import build_channel
 from redline.scheduler.alerts.confirm import confirmer
 from redline.scheduler.alerts.delivery import AlertDispatcher, DeliverySettings, RuleMessages
@@ -23,7 +24,6 @@ from redline.scheduler.checks import ArticleChecker
 from redline.scheduler.decision import CheckSettings
 from redline.storage import AlertStatus
 from tests.fetching import check_now
-from redline.newsite import NewsSite
 from tests.receivers import SmtpReceiver, WebhookReceiver
 from tests.test_extract_headline import H1, SEO, page_html
 

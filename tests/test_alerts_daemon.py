@@ -17,9 +17,9 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from redline.cli import cli
+from redline.newsite import NewsSite
 from redline.storage import AlertStatus, open_store
 from tests.conftest import REPO
-from redline.newsite import NewsSite
 from tests.receivers import WebhookReceiver
 from tests.waiting import wait_until
 

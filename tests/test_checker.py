@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from redline.crawler.spider import FetchJob
+from redline.newsite import Fault, NewsSite
 from redline.scheduler.alerts.rules import AlertRule
 from redline.scheduler.checks import ArticleChecker
 from redline.scheduler.daemon import conditional_headers
@@ -19,7 +20,6 @@ from redline.scheduler.decision import CheckSettings
 from redline.storage import AlertStatus, ArticleStatus, EventKind, Page, SourceKind
 from tests.conftest import NOW
 from tests.fetching import check_now, fetch
-from redline.newsite import Fault, NewsSite
 from tests.records import revision
 
 

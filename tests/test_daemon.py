@@ -23,10 +23,10 @@ import pytest
 from click.testing import CliRunner
 
 from redline.cli import cli
+from redline.newsite import Fault, NewsSite
 from redline.storage import open_store
 from redline.storage.postgres import split_schema
 from tests.conftest import REPO
-from redline.newsite import Fault, NewsSite
 from tests.tls import self_signed
 from tests.waiting import wait_until
 

@@ -14,8 +14,8 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from redline.storage import SourceKind, open_store
 from redline.newsite import Fault, NewsSite
+from redline.storage import SourceKind, open_store
 from tests.test_daemon_faults import (
     article_gets,
     expire_leases,

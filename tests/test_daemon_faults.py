@@ -27,12 +27,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from redline.newsite import Fault, NewsSite
 from redline.storage import open_store
 from redline.storage.codec import format_time
 from redline.storage.postgres import split_schema
 from tests.conftest import REPO
 from tests.databases import articles, revision_counts, track
-from redline.newsite import Fault, NewsSite
 from tests.waiting import wait_until
 
 MiB = 1024 * 1024

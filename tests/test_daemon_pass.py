@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from redline.crawler.crawlsettings import CrawlSettings
+from redline.newsite import NewsSite
 from redline.scheduler.checks import ArticleChecker
 from redline.scheduler.daemon import Daemon, DaemonSettings
 from redline.scheduler.decision import CheckSettings
@@ -18,7 +19,6 @@ from redline.scheduler.discovery import SourceChecker
 from redline.storage import DatabaseUnavailable, SourceKind
 from tests.conftest import NOW
 from tests.fetching import fetch
-from redline.newsite import NewsSite
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import pytest
 
 from redline.crawler.extract import extract
 from redline.crawler.spider import FetchJob
+from redline.newsite import NewsSite
 from redline.scheduler.alerts.rules import AlertRule
 from redline.storage import Page
 from tests.fetching import fetch
-from redline.newsite import NewsSite
 from tests.records import revision
 from tests.test_checker import run, track
 

@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from redline.newsite import Fault, NewsSite
 from redline.scheduler.daemon import DISK_FULL_SAID_EVERY, Daemon, DaemonSettings
 from redline.storage.errors import DiskFull
 from tests.conftest import REPO
 from tests.databases import track
-from tests.newsite import Fault, NewsSite
 from tests.test_daemon_faults import expire_leases, sql, start_worker, workers_cleanup
 from tests.waiting import wait_until
 
@@ -189,16 +189,15 @@ def test_run_on_a_full_disk_keeps_retrying_and_says_so_once(sqlite_url, site, tm
     with workers_cleanup([]) as workers:
         worker = start_worker(sqlite_url, config(tmp_path, private=True), log, script=CAPPED)
         workers.append(worker)
-        paths = [a.path for a in site.articles]
         for attempt in (1, 2, 3):
             # A capped file still has room left in its last pages: the first revision or two
-            # may fit. The articles that did not are fetched again and again.
-            fetched = lambda n=attempt, ps=paths: all(gets(p) >= n for p in ps)  # noqa: E731
+            # may fit, and a check in flight may record one after any look at the database.
+            # The articles that do not fit are fetched again and again; each look asks afresh.
+            fetched = lambda n=attempt: all(gets(p) >= n for p in unrecorded())  # noqa: E731
             wait_until(fetched, 60, f"fetch round {attempt}")
             wait_until(lambda: "disk is full" in worker.text(), 30, "the disk-full line")
-            paths = unrecorded()
-            assert paths, "every revision fitted: the file was not full"
-            expired = lambda ps=paths: expire_leases(sqlite_url) == len(ps)  # noqa: E731
+            assert unrecorded(), "every revision fitted: the file was not full"
+            expired = lambda: expire_leases(sqlite_url) == len(unrecorded())  # noqa: E731
             wait_until(expired, 30, "leases to expire")
         assert worker.alive, worker.text()
         assert worker.stop() == 0, worker.text()

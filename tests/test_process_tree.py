@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from redline.newsite import Fault, NewsSite
 from redline.storage import open_store
 from tests.conftest import REPO
-from redline.newsite import Fault, NewsSite
 from tests.test_daemon import environment, track
 from tests.waiting import wait_until
 

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from redline.crawler.crawlsettings import CrawlSettings
+from redline.newsite import NewsSite
 from redline.scheduler.checks import ArticleChecker
 from redline.scheduler.daemon import Daemon, DaemonSettings
 from redline.scheduler.decision import CheckSettings
@@ -27,7 +28,6 @@ from redline.web.state import DaemonStatus
 from redline.webserver import status_of
 from tests.conftest import NOW
 from tests.fetching import fetch
-from redline.newsite import NewsSite
 from tests.seeded import hostile, story
 
 LATER = NOW + timedelta(days=2)  # the seeded revisions are a few hours after NOW

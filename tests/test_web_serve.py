@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from redline.config import ConfigError, load_config
+from redline.newsite import NewsSite
 from redline.storage import open_store
 from redline.webserver import web_settings
 from tests.conftest import REPO
-from redline.newsite import NewsSite
 from tests.seeded import story
 from tests.waiting import wait_until
 
