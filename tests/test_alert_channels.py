@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
@@ -286,3 +287,27 @@ def test_console_channel_writes_title_and_text():
     deliver(ConsoleChannel("console", stream), sent)
     assert stream.getvalue() == f"{sent.title}\n\n{sent.text}\n\n"
     assert stream.getvalue().startswith("[TEST] ")
+
+
+def test_a_console_url_writes_to_standard_output_with_scraped_controls_escaped(capsys):
+    channel = build_channel("demo", "console://")
+    sent = replace(message(), title="Headline \x1b[2Jchanged", text="\u202eevil\u202c, a bell \x07")
+    deliver(channel, sent)
+    out = capsys.readouterr().out
+    assert out == "Headline \\x1b[2Jchanged\n\n\\u202eevil\\u202c, a bell \\x07\n\n"
+    assert channel.describe() == "console://"
+    deliver(build_channel("err", "console://stderr"), message())
+    assert capsys.readouterr().err.startswith(message().title)
+
+
+@pytest.mark.parametrize(
+    "url, options",
+    [
+        ("console://somewhere", {}),
+        ("console://", {"secret": "k"}),
+        ("console://", {"body_format": "html"}),
+    ],
+)
+def test_a_console_channel_takes_no_target_secret_or_html(url, options):
+    with pytest.raises(ValueError, match="console://"):
+        build_channel("demo", url, **options)

@@ -19,6 +19,7 @@ import hmac
 import json
 import logging
 import re
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ import aiohttp
 import apprise
 
 from redline.scheduler.alerts.messages import Message
+from redline.scheduler.terminal import terminal_safe
 
 BODY_FORMATS = ("text", "html", "markdown")
 # Schemes whose URL names a server before its path: mask_url shows that host. Elsewhere (slack://,
@@ -122,6 +124,8 @@ def build_channel(
     if not timeout > 0:
         raise ValueError(f"channel {name}: timeout must be positive")
     scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme == "console":
+        return _console(name, url, secret, body_format)
     if scheme in ("http", "https"):
         if body_format is not None:
             raise ValueError(f"channel {name}: body_format applies to Apprise URLs only")
@@ -344,19 +348,35 @@ def _secret_parts(url: str) -> list[str]:
     return sorted({part for part in found if part and len(part) >= 4}, key=len, reverse=True)
 
 
+def _console(name: str, url: str, secret: str | None, body_format: str | None) -> Channel:
+    """`console://` (standard output) or `console://stderr`: for `redline demo` and for trying
+    rules out before pointing them at people."""
+    target = url.partition("://")[2].strip("/").lower()
+    if target not in ("", "stdout", "stderr") or secret or body_format not in (None, "text"):
+        raise ValueError(
+            f"channel {name}: console:// or console://stderr, with no secret and text format"
+        )
+    return ConsoleChannel(name, sys.stderr if target == "stderr" else sys.stdout)
+
+
 class ConsoleChannel:
-    """Writes each message's title and text to a stream (demos, and trying rules out)."""
+    """Writes each message's title and text to a stream (demos, and trying rules out), with
+    control and bidi characters escaped: a headline must not drive the terminal."""
 
     def __init__(self, name: str, stream: TextIO) -> None:
         self.name = name
         self._stream = stream
 
     def describe(self) -> str:
-        return "console"
+        return "console://"
 
     async def send(self, message: Message) -> None:
-        self._stream.write(f"{message.title}\n\n{message.text}\n\n")
-        self._stream.flush()
+        text = terminal_safe(f"{message.title}\n\n{message.text}")
+        try:
+            self._stream.write(f"{text}\n\n")
+            self._stream.flush()
+        except (OSError, ValueError) as exc:  # a closed pipe or stream
+            raise DeliveryError(f"cannot write to the console: {exc}") from exc
 
     async def close(self) -> None:
         return None
