@@ -29,6 +29,7 @@ class CrawlSettings:
     max_redirects: int = 5
     autothrottle: bool = True
     log_level: str = "WARNING"
+    summary_every: float = 60.0  # seconds between the daemon's summary log lines; 0: none
     # The only proxy used: http_proxy/https_proxy in the environment are ignored (an inherited
     # proxy would hide every target from the egress gate). Target names are resolved and checked
     # here before the request is handed to it (crawler.middlewares.ProxyTargetGuardMiddleware).

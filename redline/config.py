@@ -216,6 +216,7 @@ CRAWL_KEYS: Mapping[str, Check] = MappingProxyType(
         "max_redirects": _integer(0, 100),
         "autothrottle": ("true or false", lambda v: isinstance(v, bool)),
         "log_level": (f"one of {', '.join(LOG_LEVELS)}", lambda v: v in LOG_LEVELS),
+        "summary_every": _number(0, 86_400),
         "proxy": ("an http:// URL of scheme, host and port, like http://proxy:3128", _proxy_url),
     }
 )

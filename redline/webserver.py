@@ -108,8 +108,11 @@ class WebServer:
         self.server = uvicorn.Server(self.config)
         self.sock: socket.socket | None = None
         self.thread: threading.Thread | None = None
-        # uvicorn says "Started server process" and the like at INFO: ours says it once.
-        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+        # uvicorn says "Started server process" and the like at INFO: ours says it once. Left
+        # alone when redline.logs set it (at debug, uvicorn's lines are wanted).
+        quiet = logging.getLogger("uvicorn.error")
+        if quiet.level == logging.NOTSET:
+            quiet.setLevel(logging.WARNING)
 
     @property
     def address(self) -> tuple[str, int]:

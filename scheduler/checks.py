@@ -16,6 +16,7 @@ The crawler has fetched (`Fetched`); this module turns that into one recorded ch
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import Counter
@@ -46,15 +47,23 @@ from redline.storage import (
     CheckRecord,
     Claim,
     Decision,
+    Error,
     NotFound,
     Outcome,
     Page,
     PageKind,
     RecordResult,
     Store,
+    Unavailable,
 )
 
 STALE_RETRIES = 5  # another worker kept writing revisions of this article: give up after this
+REASON_CHARS = 200  # of an error's reason, in its log line
+FAILED = frozenset({Outcome.ERROR, Outcome.UNAVAILABLE, Outcome.GONE})  # nothing usable fetched
+
+# One line per check at DEBUG, per recorded revision and per failed check at INFO (docs/logs.md).
+# Never a page's text at INFO: a change is named by its field ("headline changed"), not shown.
+log = logging.getLogger("redline.checks")
 
 
 def charset_of(headers: dict[str, str]) -> str | None:
@@ -112,7 +121,7 @@ class ArticleChecker:
         claim = fetched.job.claim
         if claim is None:
             raise ValueError(f"{fetched.job.url}: not an article check (no claim)")
-        now = self.clock()
+        now, started = self.clock(), time.perf_counter()
         fetch_id = uuid.uuid4().hex
         seen = observe(claim, fetched)
         for attempt in range(STALE_RETRIES):
@@ -131,6 +140,7 @@ class ArticleChecker:
             raise RuntimeError(f"{claim.url}: other workers kept writing revisions; retried later")
         changes = () if recorded.duplicate else getattr(decision.outcome, "changes", ())
         self.count(str(recorded.outcome), claim.site, changes)
+        logged(claim.url, fetch_id, decision, recorded, time.perf_counter() - started, seen)
         if decision.alerts and not recorded.duplicate and self.on_alerts is not None:
             self.on_alerts()
         return recorded
@@ -314,6 +324,85 @@ def _refreshed(store: Store, claim: Claim) -> Claim:
         latest_revision=latest.number if latest else 0,
         latest_hash=latest.content_hash if latest else None,
     )
+
+
+def logged(
+    url: str,
+    fetch_id: str,
+    decision: Decision,
+    recorded: RecordResult,
+    seconds: float,
+    seen: Observation,
+) -> None:
+    """The check's log lines: always one at DEBUG; one at INFO for a new revision (what changed,
+    by field, never the text) or a failed check (the reason)."""
+    outcome = recorded.outcome
+    fields: dict[str, Any] = {
+        "url": url,
+        "fetch_id": fetch_id,
+        "outcome": str(outcome),
+        "duration": seconds,
+        "revision": recorded.revision,
+    }
+    log.debug(
+        "check %s: %s in %.3f s (fetch %s%s)",
+        url,
+        outcome,
+        seconds,
+        fetch_id,
+        ", already recorded" if recorded.duplicate else "",
+        extra={"event": "check", **fields},
+    )
+    if recorded.duplicate:
+        return
+    if outcome in (Outcome.NEW, Outcome.CHANGED):
+        first = outcome == Outcome.NEW  # every field is "added": nothing to name
+        what = [] if first else what_changed(getattr(decision.outcome, "changes", ()))
+        log.info(
+            "%s %s: revision %s%s",
+            outcome,
+            url,
+            recorded.revision,
+            f" ({', '.join(what)})" if what else "",
+            extra={"event": "change", "changed": what or None, **fields},
+        )
+    elif outcome in FAILED:
+        reason = _reason(decision, seen)
+        log.info(
+            "%s %s: %s", outcome, url, reason, extra={"event": "error", "reason": reason, **fields}
+        )
+
+
+def what_changed(changes: Sequence[Any]) -> list[str]:
+    """What a revision changed, by field and kind: "headline changed", "item added (3)". A
+    live item is "item": its key may be made from its headline."""
+    found: Counter[str] = Counter()
+    for change in changes:
+        group = "item" if change.field.startswith("item:") else change.field
+        found[f"{group} {change.kind}"] += 1
+    return [f"{what} ({n})" if n > 1 else what for what, n in found.items()]
+
+
+def _reason(decision: Decision, seen: Observation) -> str:
+    """A failed check's short reason: the error, why the page is no article, or the status."""
+    outcome = decision.outcome
+    if isinstance(outcome, Error):
+        reason = outcome.text
+    elif isinstance(outcome, Unavailable):
+        reason = outcome.reason
+    else:
+        reason = f"HTTP {seen.status}" if seen.status else str(outcome.word)
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "…"
+
+
+def tally(outcomes: Counter[str]) -> tuple[int, int, int]:
+    """(checks, changes, errors) of these outcomes: a change is a recorded revision (new or
+    changed), an error a check that fetched nothing usable."""
+    checks = sum(outcomes.values())
+    changes = outcomes[str(Outcome.NEW)] + outcomes[str(Outcome.CHANGED)]
+    errors = sum(outcomes[str(o)] for o in FAILED)
+    return checks, changes, errors
 
 
 def summary(outcomes: Counter[str], extra: dict[str, int] | None = None) -> str:

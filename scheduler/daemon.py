@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from redline.crawler.analysis import pool_worker_started
 from redline.crawler.crawlsettings import CrawlSettings, scrapy_settings
 from redline.crawler.spider import ArticleSpider, Fetched, FetchJob
-from redline.scheduler.checks import ArticleChecker
+from redline.scheduler.checks import ArticleChecker, tally
 from redline.scheduler.discovery import SourceChecker
 from redline.scheduler.metrics import CheckMetrics
 from redline.storage import Claim, Outcome, StorageError, Store
@@ -140,6 +141,9 @@ class Daemon:
         self.last_tick: datetime | None = None
         self.last_check: datetime | None = None
         self.last_success: datetime | None = None
+        # The summary line: the checker's counts when it was last written, and when.
+        self._summarised: Counter[str] = Counter()
+        self._summarised_at: datetime | None = None
 
     @property
     def running(self) -> bool:
@@ -171,9 +175,18 @@ class Daemon:
             self._every(self.alerts.tick, self.settings.alerts_every)
         if self.targets is None:
             self._every(self.discover, self.settings.discovery_every)
+        if self.crawl.summary_every > 0:  # first after one interval: nothing to say at once
+            self.scheduler.add_job(
+                self.summarise, "interval", seconds=self.crawl.summary_every, id="summarise"
+            )
         self.scheduler.start()
-        self.started_at = self.clock()
-        log.info("redline running as %s on %s", self.owner, self.store.url)
+        self.started_at = self._summarised_at = self.clock()
+        log.info(
+            "redline running as %s on %s",
+            self.owner,
+            self.store.url,
+            extra={"event": "started"},
+        )
         await self._stopped.wait()
         await self._shutdown()
         return self.exit_code
@@ -215,9 +228,17 @@ class Daemon:
 
     def _on_signal(self, sig: int) -> None:
         if self._stopping:
-            log.warning("second %s: exiting now; leases expire and are retried", sig)
+            log.warning(
+                "second %s: exiting now; leases expire and are retried",
+                signal.Signals(sig).name,
+                extra={"event": "stopping"},
+            )
             os._exit(2)
-        log.info("%s: finishing in-flight work, then exiting", signal.Signals(sig).name)
+        log.info(
+            "%s: finishing in-flight work, then exiting",
+            signal.Signals(sig).name,
+            extra={"event": "stopping"},
+        )
         self.stop()
 
     def stop(self, code: int | None = None) -> None:
@@ -318,6 +339,7 @@ class Daemon:
                 "the database's disk is full (%s): checks are not recorded; retrying, "
                 "saying so again in a minute",
                 exc,
+                extra={"event": "disk_full"},
             )
 
     def _end_of_pass(self) -> None:
@@ -363,7 +385,11 @@ class Daemon:
             self._disk_full(exc)
             self.checker.count("error", claim.site)
         except Exception:  # the lease expires and the check is retried
-            log.exception("could not record the check of %s", job.url)
+            log.exception(
+                "could not record the check of %s",
+                job.url,
+                extra={"event": "error", "url": job.url, "outcome": "error"},
+            )
             self.checker.count("error", claim.site)
         finally:
             self.last_check = self.clock()
@@ -373,6 +399,44 @@ class Daemon:
                 self.on_progress(fetched, recorded)
             self._end_of_pass()
 
+    async def summarise(self) -> None:
+        """The summary line (INFO, every `[crawl] summary_every` seconds and at the end):
+        checks, changes and errors since the last one, and how late the due queue is."""
+        now, since = self.clock(), self._summarised_at or self.started_at
+        counts = Counter(self.checker.outcomes)
+        window = counts - self._summarised
+        self._summarised, self._summarised_at = counts, now
+        lag = None
+        try:
+            oldest = (await asyncio.to_thread(self.store.queue_gauges, now))["oldest_due"]
+            lag = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+        except StorageError:  # said by whatever else fails on it; the counts still are news
+            pass
+        seconds = (now - since).total_seconds() if since is not None else 0.0
+        checks, changes, errors = tally(window)
+        order = [str(o) for o in Outcome]
+        outcomes = ", ".join(
+            f"{window[o]} {o.replace('_', ' ')}" for o in sorted(window, key=order.index)
+        )
+        log.info(
+            "last %.0f s: %s%s, %s, %s; due queue lag %s",
+            seconds,
+            _count(checks, "check"),
+            f" ({outcomes})" if outcomes else "",
+            _count(changes, "change"),
+            _count(errors, "error"),
+            "unknown" if lag is None else f"{lag:.0f} s",
+            extra={
+                "event": "summary",
+                "checks": checks,
+                "changes": changes,
+                "errors": errors,
+                "queue_lag": lag,
+                "duration": seconds,
+                "outcomes": dict(window),
+            },
+        )
+
     # --- stop -------------------------------------------------------------------------------
     async def _shutdown(self) -> None:
         """Pause the jobs, let the crawl finish what is in flight, give back the rest."""
@@ -381,6 +445,8 @@ class Daemon:
         if self.runner is not None:
             await self.runner.stop()
             await self.runner.join()
+        if self.crawl.summary_every > 0 and self.started_at is not None:
+            await self.summarise()  # what the last interval (or this whole pass) did
         try:
             await self.checker.close()
         except StorageError as exc:  # what it kept is a hint extraction rebuilds
@@ -422,12 +488,21 @@ class Daemon:
             await self.alerts.close()
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
 def run_daemon(build: Callable[[], Daemon], *, allow_private: bool) -> int:
     """Install the asyncio reactor, run the daemon on it, return its exit code."""
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(REACTOR)
     from twisted.internet import reactor
+    from twisted.logger import STDLibLogObserver, globalLogBeginner
+
+    # Twisted's own log (an unhandled error in a Deferred) through Python logging, in the
+    # process's one format, instead of Twisted's on stderr.
+    globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="twisted")], redirectStandardIO=False)
 
     from redline.crawler.netguard import is_refused_address
     from redline.crawler.resolver import install_guarded_resolver

@@ -71,7 +71,9 @@ class SourceChecker:
         except StorageError as exc:
             log.warning("cannot record the check of %s: %s", source.url, exc)
         if error:
-            log.warning("source %s: %s", source.url, error)
+            log.warning(
+                "source %s: %s", source.url, error, extra={"event": "error", "url": source.url}
+            )
         self.added += added
         return added
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -37,12 +36,11 @@ def serve_command(app: App, bind: str | None, port: int | None) -> None:
       redline serve --port 8470
       REDLINE_WEB_TOKEN=$(openssl rand -hex 16) redline serve --bind 0.0.0.0
     """
+    from redline import logs
     from redline.web import WebState, create_app
     from redline.webserver import ListenError, WebServer, web_settings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.use("info")  # the group's --log-format; --log-level if given
     settings = web_settings(app.config, os.environ, bind=bind, port=port)
     server = WebServer(create_app(WebState(app.store(), settings)), settings)
     stop = threading.Event()
