@@ -9,9 +9,9 @@ from typing import Any
 import click
 from click.exceptions import NoArgsIsHelpError
 
-from redline import __version__
+from redline import __version__, logs
 from redline.cli.alerts import alerts_group
-from redline.cli.app import App, fail_cleanly
+from redline.cli.app import App, fail_cleanly, scrub
 from redline.cli.articles import (
     add_command,
     list_command,
@@ -21,9 +21,11 @@ from redline.cli.articles import (
 )
 from redline.cli.crawl import check_command, run_command, status_command
 from redline.cli.db import db_group
+from redline.cli.demo import demo_command
 from redline.cli.export import export_command
 from redline.cli.extract import extract_command
 from redline.cli.history import diff_command, history_command, show_command
+from redline.cli.init import init_command
 from redline.cli.sources import sources_group
 from redline.cli.web import serve_command
 
@@ -89,17 +91,45 @@ class RedlineGroup(click.Group):
     type=click.Path(dir_okay=False),
     help="Configuration file (TOML) [env REDLINE_CONFIG]",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS, case_sensitive=False),
+    default="text",
+    envvar="REDLINE_LOG_FORMAT",
+    help="Log lines for people, or one JSON object per line (docs/logs.md) "
+    "[env REDLINE_LOG_FORMAT; default: text]",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(logs.LEVELS, case_sensitive=False),
+    envvar="REDLINE_LOG_LEVEL",
+    help="Log from this level up [env REDLINE_LOG_LEVEL; default: info for run and serve, "
+    "warning for the rest]",
+)
 @click.custom_version_option(  # the differ is imported only when asked: --help stays quick
     lambda _: f"redline {__version__} (differ: {import_module('redline.crawler.diff').BACKEND})"
 )
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, config_path: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    db: str | None,
+    config_path: str | None,
+    log_format: str,
+    log_level: str | None,
+) -> None:
     """Redline watches news articles and keeps every version of them."""
+    logs.choose(log_format, log_level, scrub)
+    if ctx.invoked_subcommand in STANDALONE:  # they read no configuration: init writes one
+        ctx.meta["config_path"] = config_path
+        return
     ctx.obj = App.load(config_path, db)
     ctx.call_on_close(ctx.obj.close)
 
 
+STANDALONE = ("init", "demo")
 COMMANDS: tuple[click.Command, ...] = (
+    init_command,
+    demo_command,
     add_command,
     list_command,
     remove_command,
@@ -123,4 +153,5 @@ for _command in COMMANDS:
 
 
 def main() -> None:
+    logs.own_process()  # the process is `redline`'s: its logging is ours (not a caller's)
     cli.main(prog_name="redline", args=sys.argv[1:])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -10,20 +9,20 @@ from typing import Any
 
 import click
 
-from redline import service, webserver
+from redline import notify, service, webserver
 from redline.cli.app import App, emit_json, scrub, terminal_safe, when
+from redline.cli.init import nothing_to_watch, say_nothing_to_watch
 from redline.cli.sources import sync_from_config
 from redline.cli.urls import TRACKABLE_URL
 from redline.storage import ArticleStatus, NotFound
 
 
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # APScheduler logs every run of every job at INFO (several lines a second): not news.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def _logging(verbose: bool, default: str = "warning") -> None:
+    """The group's --log-format and --log-level (redline/logs.py), else `default`; -v is at
+    least info. Scrapy's and APScheduler's chatter stays at WARNING unless debug."""
+    from redline import logs
+
+    logs.use(default, verbose=verbose)
 
 
 _PIN_CPUS = click.option(
@@ -49,7 +48,9 @@ _PIN_CPUS = click.option(
     help="Serve the web app beside the daemon ([web] bind and port; off with [web] enabled "
     "= false). If its port is taken, the daemon runs without it (one warning).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log each step, not only problems.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="At least `--log-level info` (already run's default)."
+)
 @click.pass_obj
 def run_command(app: App, workers: int, pin_cpus: bool, web: bool, verbose: bool) -> None:
     """Run the daemon: discover articles, re-fetch them on schedule, record every real change.
@@ -63,16 +64,27 @@ def run_command(app: App, workers: int, pin_cpus: bool, web: bool, verbose: bool
       redline sources add https://kyivindependent.com/feed/ --kind feed --every 10m
       redline run
     """
-    _logging(verbose)
-    from redline.scheduler.daemon import run_daemon
-
+    _logging(verbose, "info")  # a daemon people watch: each change, each error, a summary
     store = app.store(create=True)
     sync_from_config(app)  # the config file's [[sources]], added, updated or paused
+    idle = nothing_to_watch(app.config, store)
+    if idle:
+        say_nothing_to_watch(idle)
+    sys.exit(daemon_until_stopped(app, store, workers=workers, pin_cpus=pin_cpus, web=web))
+
+
+def daemon_until_stopped(app: App, store: Any, *, workers: int, pin_cpus: bool, web: bool) -> int:
+    """The daemon, its web app and systemd's notifications, until SIGTERM or SIGINT (`run`
+    and `demo`); its exit code."""
+    from redline.scheduler.daemon import run_daemon
+
     with service.single_writer(app.config.database_url, store):
         build = service.build_daemon(app.config, store, workers=workers, pin_cpus=pin_cpus)
-        with webserver.beside(app.config, build, os.environ, enabled=web) as build:
-            code = run_daemon(build, allow_private=app.config.allow_private_networks)
-    sys.exit(code)
+        with (
+            webserver.beside(app.config, build, os.environ, enabled=web) as build,
+            notify.supervised(build, os.environ) as build,  # systemd: READY, WATCHDOG
+        ):
+            return int(run_daemon(build, allow_private=app.config.allow_private_networks))
 
 
 @click.command("check")
