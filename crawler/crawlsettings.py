@@ -28,7 +28,7 @@ class CrawlSettings:
     robots_error_ttl: float = politeness.ROBOTS_ERROR_TTL.total_seconds()  # retry a failed one
     max_redirects: int = 5
     autothrottle: bool = True
-    log_level: str = "WARNING"
+    log_level: str | None = None  # Scrapy's own lines; None: as --log-level folds them
     summary_every: float = 60.0  # seconds between the daemon's summary log lines; 0: none
     # The only proxy used: http_proxy/https_proxy in the environment are ignored (an inherited
     # proxy would hide every target from the egress gate). Target names are resolved and checked
@@ -110,7 +110,7 @@ def scrapy_settings(cs: CrawlSettings) -> dict[str, Any]:
             "redline.crawler.scrapy_hooks.RevalidationThrottle": 0,
         },
         "REDLINE_CRAWL": cs,
-        "LOG_LEVEL": cs.log_level,
+        "LOG_LEVEL": cs.log_level or "WARNING",
         "LOG_ENABLED": True,
         "STATS_DUMP": False,
         "MEMUSAGE_ENABLED": False,

@@ -234,7 +234,9 @@ def configure(format: str = "text", level: str = DEFAULT_LEVEL) -> None:
     _handler = StderrHandler()
     formatter = JsonFormatter if format == "json" else TextFormatter
     _handler.setFormatter(formatter(_chosen.scrub))
-    _handler.setLevel(number)
+    # No level on the handler: each logger's own decides (the root's by default), so that
+    # [crawl] log_level can let Scrapy say more than --log-level lets the rest say.
+    _handler.setLevel(logging.NOTSET)
     root.addHandler(_handler)
     root.setLevel(number)
     quiet = logging.DEBUG if level == "debug" else max(number, logging.WARNING)

@@ -162,6 +162,8 @@ class Daemon:
         self.executor = self._executor()
         self.checker.executor = self.executor
         self.runner = AsyncCrawlerRunner(scrapy_settings(self.crawl))
+        if self.crawl.log_level:  # [crawl] log_level: Scrapy's lines, whatever --log-level says
+            logging.getLogger("scrapy").setLevel(self.crawl.log_level)
         crawler = self.runner.create_crawler(ArticleSpider)
         crawler.signals.connect(self._downloaded, signal=signals.response_downloaded)
         task = self.runner.crawl(crawler, queue=self.queue, handle=self.handle)

@@ -178,7 +178,8 @@ def test_configure_installs_one_handler_and_quiets_third_parties(restored):
     assert channels.__name__  # imported for its filter
     logs.configure("json", "error")
     assert logging.getLogger("scrapy").getEffectiveLevel() == logging.ERROR
-    assert logs._handler.level == logging.ERROR  # a quiet logger's WARNING stops there too
+    assert logging.getLogger("trafilatura").getEffectiveLevel() == logging.ERROR
+    assert logs._handler.level == logging.NOTSET  # loggers decide: [crawl] log_level can say more
 
 
 @pytest.mark.parametrize(
@@ -394,3 +395,22 @@ def test_the_text_format_is_one_human_line_per_record(tmp_path):
     assert any(f" INFO redline.checks: new {url}: revision 1" in line for line in lines)
     summaries = [line for line in lines if " INFO redline.daemon: last " in line]
     assert len(summaries) == 1 and ": 1 check (1 new), 1 change, 0 errors;" in summaries[0]
+
+
+@pytest.mark.parametrize("scrapy_level", [None, "INFO"])
+def test_crawl_log_level_sets_scrapys_lines_alone(tmp_path, scrapy_level):
+    """`[crawl] log_level` is Scrapy's level, whatever --log-level lets the rest say."""
+    config = write_config(tmp_path)
+    if scrapy_level:
+        config.write_text(
+            config.read_text().replace("[crawl]\n", f'[crawl]\nlog_level = "{scrapy_level}"\n')
+        )
+    env = environment(f"sqlite:///{tmp_path / 'redline.sqlite'}", config)
+    with NewsSite(articles=1) as site:
+        assert redline(env, "add", site.article_url(site.articles[0].slug)).returncode == 0
+        done = redline(env, "check", "--all", "--workers", "0")  # at warning
+    assert done.returncode == 0, done.stderr
+    lines = json_lines(done.stderr)
+    scrapy = [line for line in lines if line["logger"].startswith("scrapy")]
+    assert bool(scrapy) == bool(scrapy_level), lines
+    assert all(line["level"] != "info" for line in lines if line["logger"].startswith("redline"))
