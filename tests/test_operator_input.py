@@ -133,15 +133,20 @@ def test_keyvalue_string_opens_postgresql_and_never_a_file(tmp_path, monkeypatch
 @pytest.mark.parametrize(
     "form",
     [
-        lambda s: f"postgresql://{PG_USER}:{s}@{PG_HOST}:{PG_PORT}/{PG_DB}",
-        lambda s: f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}?password={s}",
-        lambda s: keyvalue(s),
+        lambda s, schema: f"postgresql://{PG_USER}:{s}@{PG_HOST}:{PG_PORT}/{PG_DB}?schema={schema}",
+        lambda s, schema: (
+            f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}?password={s}&schema={schema}"
+        ),
+        lambda s, schema: keyvalue(s, schema=schema),
     ],
 )
 def test_upgrade_output_masks_every_form(form, tmp_path, monkeypatch):
+    """In a scratch schema: an upgrade of the shared database's own schema would outlive the
+    test (and a newer Redline's tables there would fail an older one's run)."""
     require_pg()
     monkeypatch.chdir(tmp_path)
-    result = invoke("--db", form(SECRET), "db", "upgrade")
+    with scratch_schema() as url:
+        result = invoke("--db", form(SECRET, url.rsplit("schema=", 1)[1]), "db", "upgrade")
     assert result.exit_code == 0, result.stderr
     assert "****" in result.stdout
     no_secret(result)
