@@ -39,9 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from redline.crawler.diff.compare import compare  # noqa: E402
-from redline.storage import ChangeQuery, codec, open_store  # noqa: E402
+from redline.storage import ChangeQuery, codec, delta, open_store  # noqa: E402
 from redline.storage.model import Change, Page  # noqa: E402
-from redline.storage.sqlstore.search import search_text  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction" / "ground-truth.json"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,12 +53,11 @@ COLUMNS = {
     "article_urls": "url, article_id",
     "revisions": "id, article_id, number, fetched_at, content_hash, headline, title, extractor,"
     " summary, fetch_id",
-    "revision_content": "revision_id, page",
+    "revision_content": "revision_id, page, page_sum",
     "changes": "revision_id, position, field, kind, class, old, new, patch, words_added,"
     " words_removed, similarity, notes, stealth, coarse",
     "events": "id, article_id, at, kind, detail, fetch_id",
     "fetches": "fetch_id, article_id, fetched_at, http_status, outcome, revision, error",
-    "search": "revision_id, text",
 }
 
 
@@ -185,11 +183,10 @@ def article_rows(plan: Plan) -> Rows:
             (revision_id, plan.article, n, at, digest, page.headline, page.title, "redline",
              codec.summary_json(changes), fetch_id)
         )  # fmt: skip
-        t["revision_content"].append((revision_id, blob))
+        t["revision_content"].append((revision_id, blob, delta.checksum(codec.page_json(page))))
         t["changes"] += _change_rows(revision_id, changes)
         outcome = "new" if n == 1 else "changed"
         t["fetches"].append((fetch_id, plan.article, at, 200, outcome, n, None))
-        t["search"].append((revision_id, search_text(page)))
         old = page
     status = _events(rng, plan, at, url, t)
     last_changed = at  # the write path sets it with every revision, the first included
@@ -265,11 +262,8 @@ def _write(store: Any, rows: Rows) -> None:
         return
     with store._tx(write=True) as tx:
         for name, found in rows.tables.items():
-            if name == "search":
-                sql = "INSERT INTO revision_search (rowid, document) VALUES (?, ?)"
-            else:
-                marks = ", ".join("?" * len(COLUMNS[name].split(",")))
-                sql = f"INSERT INTO {name} ({COLUMNS[name]}) VALUES ({marks})"
+            marks = ", ".join("?" * len(COLUMNS[name].split(",")))
+            sql = f"INSERT INTO {name} ({COLUMNS[name]}) VALUES ({marks})"
             tx.executemany(sql, [tuple(_sqlite(v) for v in row) for row in found])
 
 
@@ -280,22 +274,19 @@ def _sqlite(value: Any) -> Any:
 def _copy(store: Any, rows: Rows) -> None:
     with store._pool.connection() as conn, conn.transaction():
         for name, found in rows.tables.items():
-            target = "search_text" if name == "search" else name
-            if name == "search":
-                conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_text (revision_id BIGINT,"
-                             " text TEXT) ON COMMIT DELETE ROWS")  # fmt: skip
-            with conn.cursor().copy(f"COPY {target} ({COLUMNS[name]}) FROM STDIN") as copy:
+            with conn.cursor().copy(f"COPY {name} ({COLUMNS[name]}) FROM STDIN") as copy:
                 for row in found:
                     copy.write_row(row)
-        conn.execute(
-            "INSERT INTO revision_search (revision_id, article_id, number, fetched_at, document)"
-            " SELECT r.id, r.article_id, r.number, r.fetched_at, to_tsvector('simple', s.text)"
-            " FROM search_text s JOIN revisions r ON r.id = s.revision_id"
-        )
 
 
 def _finish(store: Any) -> None:
-    """Serial ids continue after the rows written, and the planner knows the tables."""
+    """The search index written by the store's own code (what `redline db upgrade` runs on
+    revisions written without it), serial ids continue after the rows written, and the planner
+    knows the tables."""
+    with store._tx(write=True) as tx:
+        tx.execute("DELETE FROM search_backfill")
+        tx.execute("INSERT INTO search_backfill SELECT 0, coalesce(max(id), 0) FROM revisions")
+    store.backfill_search()
     if store.BACKEND != "postgres":
         with store._tx(write=True) as tx:
             tx.execute("ANALYZE")

@@ -24,7 +24,7 @@ FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 # Sections kept as plain mappings for the code that uses them; every key of every one of them is
 # checked (name and type) below when the file is read, so that every command refuses a typo.
-_SECTIONS = ("profiles", "crawl", "policy", "alerts", "sources", "web")
+_SECTIONS = ("profiles", "crawl", "policy", "alerts", "sources", "web", "storage")
 _KEYS = {"database_url", "allow_private_networks", "user_agent", "contact_url", *_SECTIONS}
 
 
@@ -53,7 +53,24 @@ class Config:
     alerts: Mapping[str, Any] = field(default_factory=dict)
     sources: tuple[Mapping[str, Any], ...] = ()
     web: Mapping[str, Any] = field(default_factory=dict)
+    storage: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None  # the file it was read from, if any
+
+    @property
+    def keyframe_every(self) -> int:
+        """[storage] keyframe_every: a revision stored standalone every this many, the others
+        against it (docs/storage.md)."""
+        from redline.storage.delta import KEYFRAME_EVERY
+
+        return int(self.storage.get("keyframe_every", KEYFRAME_EVERY))
+
+    @property
+    def fetch_log_days(self) -> int:
+        """[storage] fetch_log_days: quiet checks older than this become daily counts; 0 keeps
+        every check itemised for ever."""
+        from redline.storage.sqlstore.fetchlog import FETCH_LOG_DAYS
+
+        return int(self.storage.get("fetch_log_days", FETCH_LOG_DAYS))
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -108,7 +125,7 @@ def _from_file(data: Mapping[str, Any], file: Path) -> dict[str, Any]:
         values["allow_private_networks"] = _bool(
             data["allow_private_networks"], f"{file}: allow_private_networks"
         )
-    for key in ("profiles", "crawl", "policy", "alerts", "web"):
+    for key in ("profiles", "crawl", "policy", "alerts", "web", "storage"):
         if key in data:
             values[key] = MappingProxyType(dict(_table(data[key], f"{file}: [{key}]")))
     if "crawl" in values:
@@ -117,6 +134,8 @@ def _from_file(data: Mapping[str, Any], file: Path) -> dict[str, Any]:
         _check_policy(values["policy"], file)
     if "web" in values:
         _check_table(values["web"], WEB_KEYS, f"{file}: [web]")
+    if "storage" in values:
+        _check_table(values["storage"], STORAGE_KEYS, f"{file}: [storage]")
     if values.get("profiles"):
         _check_profiles(values["profiles"], file)
     if "alerts" in values:
@@ -218,6 +237,12 @@ CRAWL_KEYS: Mapping[str, Check] = MappingProxyType(
         "log_level": (f"one of {', '.join(LOG_LEVELS)}", lambda v: v in LOG_LEVELS),
         "summary_every": _number(0, 86_400),
         "proxy": ("an http:// URL of scheme, host and port, like http://proxy:3128", _proxy_url),
+    }
+)
+STORAGE_KEYS: Mapping[str, Check] = MappingProxyType(
+    {
+        "keyframe_every": _integer(1, 1024),
+        "fetch_log_days": _integer(0, 36_500),
     }
 )
 POLICY_KEYS: Mapping[str, Check] = MappingProxyType(

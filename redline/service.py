@@ -153,7 +153,9 @@ def build_daemon(
             crawl,
             ArticleChecker(store, checks, site_profiles, rules=setup.rules),
             SourceChecker(store),
-            DaemonSettings(workers=workers, pin_cpus=pin_cpus),
+            DaemonSettings(
+                workers=workers, pin_cpus=pin_cpus, fetch_log_days=config.fetch_log_days
+            ),
             alerts=dispatcher(config, store, setup, owner) if alerts else None,
             owner=owner,
             targets=targets,

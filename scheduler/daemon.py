@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from redline.crawler.analysis import pool_worker_started
@@ -53,6 +53,8 @@ class DaemonSettings:
     pin_cpus: bool = True  # with a pool and 2+ CPUs: this process on one, the pool on the rest
     alerts_every: float = 1.0  # seconds between looks at the alert outbox (retries, digests)
     claim_attempts: int = 10  # a one-off pass gives up on targets it cannot lease this often
+    fetch_log_days: int = 30  # quiet checks older than this become daily counts; 0: never
+    roll_up_every: float = 6 * 3600.0  # seconds between rollups of the fetch log
 
 
 def place_on_cpus() -> frozenset[int] | None:
@@ -177,6 +179,8 @@ class Daemon:
             self._every(self.alerts.tick, self.settings.alerts_every)
         if self.targets is None:
             self._every(self.discover, self.settings.discovery_every)
+            if self.settings.fetch_log_days > 0:
+                self._every(self.roll_up, self.settings.roll_up_every)
         if self.crawl.summary_every > 0:  # first after one interval: nothing to say at once
             self.scheduler.add_job(
                 self.summarise, "interval", seconds=self.crawl.summary_every, id="summarise"
@@ -400,6 +404,25 @@ class Daemon:
             if self.on_progress is not None:
                 self.on_progress(fetched, recorded)
             self._end_of_pass()
+
+    async def roll_up(self) -> None:
+        """The fetch log kept bounded: quiet checks older than `fetch_log_days` become daily
+        counts, in short transactions (docs/storage.md). One line when it did something."""
+        older_than = timedelta(days=self.settings.fetch_log_days)
+        try:
+            done = await asyncio.to_thread(
+                self.store.roll_up_fetches, self.clock(), older_than=older_than
+            )
+        except StorageError as exc:  # tried again at the next interval; nothing is lost
+            log.warning("could not roll up the fetch log: %s", exc, extra={"event": "error"})
+            return
+        if done.checks:
+            log.info(
+                "fetch log: %s older than %d days rolled up into daily counts",
+                _count(done.checks, "quiet check"),
+                self.settings.fetch_log_days,
+                extra={"event": "rollup", "checks": done.checks},
+            )
 
     async def summarise(self) -> None:
         """The summary line (INFO, every `[crawl] summary_every` seconds and at the end):

@@ -7,11 +7,12 @@ so callers (and tests) own the clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from redline.storage.checks import CheckRecord
+from redline.storage.errors import DamagedRevision
 from redline.storage.model import (
     Alert,
     AlertBatch,
@@ -20,8 +21,10 @@ from redline.storage.model import (
     ArticleStatus,
     ChangeEntry,
     ChangeQuery,
+    CheckDay,
     CheckInfo,
     Claim,
+    Compacted,
     Event,
     Listing,
     Page,
@@ -29,10 +32,12 @@ from redline.storage.model import (
     RecordResult,
     Revision,
     RevisionInfo,
+    RolledUp,
     SearchHit,
     Source,
     SourceKind,
     SourceOrigin,
+    StoreSizes,
 )
 
 
@@ -195,8 +200,14 @@ class Store(Protocol):
         self, status: AlertStatus | None = None, *, limit: int | None = None
     ) -> list[Alert]: ...
     def alert_counts(self) -> dict[str, int]: ...
-    def iter_revisions(self, since: datetime | None = None) -> Iterator[tuple[str, Revision]]:
-        """Every revision (with its article's URL) fetched at or after `since`, oldest first."""
+    def iter_revisions(
+        self,
+        since: datetime | None = None,
+        *,
+        damaged: Callable[[DamagedRevision], None] | None = None,
+    ) -> Iterator[tuple[str, Revision]]:
+        """Every revision (with its article's URL) fetched at or after `since`, oldest first.
+        A damaged one raises DamagedRevision, or with `damaged` is handed to it and skipped."""
         ...
 
     def iter_events(self, since: datetime | None = None) -> Iterator[tuple[str, Event]]: ...
@@ -248,6 +259,37 @@ class Store(Protocol):
 
     def queue_gauges(self, now: datetime) -> dict[str, Any]:
         """Articles due now, the oldest one's due time, alerts by status."""
+        ...
+
+    # --- keeping the database small (storage/sqlstore/compaction.py, fetchlog.py, sizes.py) --
+    def compact(
+        self,
+        *,
+        batch: int = ...,
+        max_revisions: int | None = None,
+        progress: Callable[[Compacted], None] | None = None,
+    ) -> Compacted:
+        """Re-encode revisions written before schema 8 against their article's keyframes, in
+        short transactions (safe while the daemon runs; resumes where it stopped)."""
+        ...
+
+    def legacy_revisions(self) -> int:
+        """Revisions written before schema 8 that `compact` has not re-encoded yet."""
+        ...
+
+    def roll_up_fetches(
+        self, now: datetime, *, older_than: timedelta = ..., batch: int = ...
+    ) -> RolledUp:
+        """Turn quiet checks (not modified, unchanged; no event) older than `older_than`
+        (30 days by default) into per-article daily counts, in short transactions."""
+        ...
+
+    def check_days(self, article_id: int) -> list[CheckDay]:
+        """The article's rolled-up checks per day and outcome, newest first."""
+        ...
+
+    def store_sizes(self) -> StoreSizes:
+        """Rows and bytes per table, bytes per revision, and the fetch log's age."""
         ...
 
     # --- what is tracked: the operator's changes (storage/sqlstore/tracking.py) -----------------

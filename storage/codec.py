@@ -19,6 +19,7 @@ from typing import Any
 
 import zstandard
 
+from redline.storage.delta import checksum
 from redline.storage.model import (
     Change,
     ChangeClass,
@@ -169,12 +170,24 @@ def encode_fetch(
     digest = _hash_of(data)
     if digest == latest_hash:
         return digest, None
-    html = None if raw_html is None else compress_html(raw_html)
-    return digest, EncodedPage(digest, compress(_dumps(data).encode()), html)
+    text = _dumps(data).encode()
+    html, html_sum = None, None
+    if raw_html is not None:
+        html, html_sum = compress_html(raw_html), checksum(raw_html)
+    return digest, EncodedPage(digest, compress(text), html, checksum(text), html_sum)
+
+
+def page_json(page: Page) -> bytes:
+    """The canonical JSON bytes a revision stores (compressed) for its Page."""
+    return _dumps(page_to_dict(page)).encode()
+
+
+def page_from_json(data: bytes) -> Page:
+    return page_from_dict(json.loads(data))
 
 
 def decode_page(blob: bytes) -> Page:
-    return page_from_dict(json.loads(decompress(blob)))
+    return page_from_json(decompress(blob))
 
 
 def compress(data: bytes, level: int = _ZSTD_LEVEL) -> bytes:

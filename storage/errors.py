@@ -32,3 +32,14 @@ class NotFound(StorageError):
 
 class InvalidInput(StorageError):
     """A value the store refuses (a URL that is not http(s), a bad revision number...)."""
+
+
+class DamagedRevision(StorageError):
+    """A revision whose stored content does not decode to what it says it holds (a damaged
+    frame or base, or bytes that fail their checksum). Names the article and revision; the
+    other revisions and articles are not affected."""
+
+    def __init__(self, message: str, *, article_id: int, number: int) -> None:
+        super().__init__(message)
+        self.article_id = article_id
+        self.number = number

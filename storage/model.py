@@ -8,7 +8,7 @@ Everything here is plain data. Extraction produces `Page` and `FeedItem`, the di
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
@@ -185,6 +185,69 @@ class PurgeCounts:
     alerts: int = 0
 
 
+# --- keeping the database small: what `redline db compact` and `db stats` report --------------
+@dataclass(frozen=True, slots=True)
+class Compacted:
+    """What one `compact` call did."""
+
+    revisions: int = 0  # rows given their checksums (re-encoded or kept as keyframes)
+    reencoded: int = 0  # of which stored against a keyframe now
+    articles: int = 0
+    bytes_before: int = 0  # stored bytes of those rows, before and after
+    bytes_after: int = 0
+    damaged: int = 0  # rows that do not decode: left as they are (and reported on reading)
+
+    def __add__(self, other: Compacted) -> Compacted:
+        return Compacted(*(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__))
+
+
+@dataclass(frozen=True, slots=True)
+class RolledUp:
+    """What one `roll_up_fetches` call did."""
+
+    checks: int = 0  # fetch rows counted and deleted
+    counts: int = 0  # daily rows written or added to (a day split between batches: twice)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDay:
+    """One article's checks of one outcome on one day (UTC), rolled up."""
+
+    day: date
+    outcome: Outcome
+    checks: int
+
+
+@dataclass(frozen=True, slots=True)
+class TableSize:
+    """One table with its indexes (and TOAST, FTS shadow tables): rows and bytes in use."""
+
+    name: str
+    rows: int
+    bytes: int
+    estimated: bool = False  # rows from the planner's statistics, not counted
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSizes:
+    tables: tuple[TableSize, ...]
+    total_bytes: int  # what the database takes (its pages in use, or its relations)
+    revisions: int
+    legacy_revisions: int  # written before schema 8, not yet compacted
+    fetches: int  # itemised checks
+    oldest_fetch: datetime | None
+    oldest_quiet: datetime | None  # the oldest quiet check not yet rolled up
+    rolled_up_checks: int
+    oldest_rolled_up: date | None
+
+    @property
+    def bytes_per_revision(self) -> float | None:
+        return self.total_bytes / self.revisions if self.revisions else None
+
+    def table(self, name: str) -> TableSize | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+
 @dataclass(frozen=True, slots=True)
 class Article:
     id: int
@@ -331,6 +394,10 @@ class EncodedPage:
     content_hash: str
     page: bytes  # canonical JSON, zstd
     raw_html: bytes | None = None  # the raw HTML, zstd
+    # Checksums of the canonical JSON and of the raw HTML (storage.delta.checksum): what a
+    # stored row says it decodes to. None: the store computes them.
+    page_sum: bytes | None = None
+    raw_sum: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from redline.storage.delta import KEYFRAME_EVERY
 from redline.storage.errors import (
     DatabaseUnavailable,
     SchemaError,
@@ -131,7 +132,13 @@ def redact(text: str, url: str, environ: Mapping[str, str] | None = None) -> str
     return text
 
 
-def open_store(url: str, *, create: bool = True, check: bool = True) -> SqlStore:
+def open_store(
+    url: str,
+    *,
+    create: bool = True,
+    check: bool = True,
+    keyframe_every: int = KEYFRAME_EVERY,
+) -> SqlStore:
     """`sqlite:///path`, a bare file path, `postgresql://...` (with an optional `schema=`), or
     a libpq `key=value` connection string (`host=db dbname=redline user=redline`).
 
@@ -139,8 +146,11 @@ def open_store(url: str, *, create: bool = True, check: bool = True) -> SqlStore
     created: a missing SQLite file (or its directory) and a database or schema without Redline's
     tables are refused, naming the URL. An existing database is never re-initialised: an older
     schema needs `redline db upgrade`, a newer one is refused.
+
+    `keyframe_every`: a new revision is stored standalone every this many revisions, and
+    against the article's latest such keyframe in between (storage/delta.py; 1 to 1024).
     """
-    store = _connect(url, create=create)
+    store = _connect(url, create=create, keyframe_every=keyframe_every)
     try:
         if check:
             check_schema(store, create=create)
@@ -150,24 +160,24 @@ def open_store(url: str, *, create: bool = True, check: bool = True) -> SqlStore
     return store
 
 
-def _connect(url: str, *, create: bool = True) -> SqlStore:
+def _connect(url: str, *, create: bool = True, keyframe_every: int = KEYFRAME_EVERY) -> SqlStore:
     url = normalize_database_url(url)
     if url.startswith(_POSTGRES):
         from redline.storage.postgres import PostgresStore
 
         conninfo, schema = _split_schema(url)
         try:
-            return PostgresStore(conninfo, schema=schema)
+            return PostgresStore(conninfo, schema=schema, keyframe_every=keyframe_every)
         except StorageError as exc:  # a server's own message may quote the connection string
             raise type(exc)(redact(str(exc), url)) from None
     if url.startswith("sqlite:///"):
-        return _sqlite(Path(url.removeprefix("sqlite:///")), create=create)
+        return _sqlite(Path(url.removeprefix("sqlite:///")), create, keyframe_every)
     if "://" in url:
         raise DatabaseUnavailable(
             f"unsupported database URL {url.split('://')[0]}://... "
             "(use sqlite:///path or postgresql://...)"
         )
-    return _sqlite(Path(url), create=create)
+    return _sqlite(Path(url), create, keyframe_every)
 
 
 def _split_schema(url: str) -> tuple[str, str | None]:
@@ -181,7 +191,7 @@ def _split_schema(url: str) -> tuple[str, str | None]:
     return (f"{base}?{rest}" if rest else base), schema
 
 
-def _sqlite(path: Path, *, create: bool) -> SqlStore:
+def _sqlite(path: Path, create: bool, keyframe_every: int) -> SqlStore:
     from redline.storage.sqlite import SqliteStore
 
     path = path.expanduser()
@@ -189,7 +199,7 @@ def _sqlite(path: Path, *, create: bool) -> SqlStore:
         raise DatabaseUnavailable(
             f"no Redline database at sqlite:///{path} ({_missing(path)}): {NEEDS_CREATING}"
         )
-    return SqliteStore(path)
+    return SqliteStore(path, keyframe_every=keyframe_every)
 
 
 def _missing(path: Path) -> str:

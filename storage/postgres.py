@@ -20,7 +20,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from redline.storage import codec
+from redline.storage import codec, delta
 from redline.storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
 from redline.storage.migrations import migrations
 from redline.storage.open import mask_url
@@ -62,25 +62,18 @@ class PostgresStore(SqlStore):
     BACKEND = "postgres"
     FOR_UPDATE = " FOR UPDATE"
     SKIP_LOCKED = " SKIP LOCKED"
-    SEARCH_INSERT = (
-        "INSERT INTO revision_search (revision_id, article_id, number, fetched_at, document)"
-        " SELECT id, article_id, number, fetched_at, to_tsvector('simple', ?) FROM revisions"
-        " WHERE {}"
-    )
     SEARCH_MATCH = (
-        "SELECT article_id, number, fetched_at FROM revision_search"
+        "SELECT article_id, number, piece FROM revision_search"
         " WHERE document @@ to_tsquery('simple', ?)"
     )
-    SEARCH_SYNTAX = "tsquery"
-    # The documents live out of line (TOAST): a sequential scan, or a plain index scan of the
-    # table, would read every one of them to test it, where the GIN index answers a common
-    # word without reading any. The planner does not count that cost, so a search forbids
-    # both (and JIT, which their cost estimate would invite): bitmap scans remain.
-    SEARCH_SETUP = (
-        "SET LOCAL enable_seqscan = off",
-        "SET LOCAL enable_indexscan = off",
-        "SET LOCAL jit = off",
+    # For a common word: articles in index order, each tested down its own pieces.
+    SEARCH_ARTICLES = (
+        "EXISTS (SELECT 1 FROM revision_search s WHERE s.article_id = a.id"
+        " AND s.document @@ to_tsquery('simple', ?))"
     )
+    SEARCH_RARE = 500
+    SEARCH_SYNTAX = "tsquery"
+    SEARCH_SETUP = ("SET LOCAL jit = off",)  # a search's cost estimate would invite JIT
 
     def __init__(
         self,
@@ -89,7 +82,9 @@ class PostgresStore(SqlStore):
         schema: str | None = None,
         max_size: int = 8,
         connect_timeout: float = 5.0,
+        keyframe_every: int = delta.KEYFRAME_EVERY,
     ) -> None:
+        self.keyframe_every = delta.check_keyframe_every(keyframe_every)
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise StorageError(f"invalid schema name {schema!r}")
         self.url = mask_url(conninfo)  # every password form masked, in every message below
@@ -169,6 +164,18 @@ class PostgresStore(SqlStore):
 
     def _dt(self, value: Any) -> datetime | None:
         return None if value is None else codec.to_utc(value)
+
+    def _table_sizes(self, tx: Tx) -> tuple[dict[str, int], dict[str, int], int]:
+        """Bytes per table with its indexes and TOAST (pg_total_relation_size), and the
+        planner's row estimates (-1: never analysed)."""
+        rows = tx.all(
+            "SELECT c.relname AS name, pg_total_relation_size(c.oid) AS size,"
+            " c.reltuples::bigint AS estimate FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        )
+        sizes = {r["name"]: int(r["size"]) for r in rows}
+        return sizes, {r["name"]: int(r["estimate"]) for r in rows}, sum(sizes.values())
 
     def close(self) -> None:
         self._pool.close()

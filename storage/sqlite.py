@@ -11,17 +11,18 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from redline.storage import codec
+from redline.storage import codec, delta
 from redline.storage.errors import DatabaseUnavailable, DiskFull, SchemaError, StorageError
 from redline.storage.migrations import migrations
 from redline.storage.sqlstore import SqlStore, Tx
 from redline.storage.sqlstore.search import SEARCH_SCHEMA
 
 BUSY_TIMEOUT_MS = 30_000
+_PAGE_PRAGMAS = ("page_count", "freelist_count", "page_size")
 
 
 class _SqliteTx(Tx):
@@ -55,16 +56,19 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 class SqliteStore(SqlStore):
     BACKEND = "sqlite"
-    SEARCH_INSERT = (
-        "INSERT INTO revision_search (rowid, document) SELECT id, ? FROM revisions WHERE {}"
-    )
     SEARCH_MATCH = (
-        "SELECT r.article_id, r.number, r.fetched_at FROM revision_search s"
-        " JOIN revisions r ON r.id = s.rowid WHERE revision_search MATCH ?"
+        "SELECT a.article_id, a.number, a.piece FROM revision_search s"
+        " JOIN search_added a ON a.id = s.rowid WHERE revision_search MATCH ?"
+    )
+    # Unused while SEARCH_RARE is None (FTS5 lists every match quickly): kept for the hook.
+    SEARCH_ARTICLES = (
+        "a.id IN (SELECT x.article_id FROM revision_search s"
+        " JOIN search_added x ON x.id = s.rowid WHERE revision_search MATCH ?)"
     )
     SEARCH_SYNTAX = "fts5"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, keyframe_every: int = delta.KEYFRAME_EVERY) -> None:
+        self.keyframe_every = delta.check_keyframe_every(keyframe_every)
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self._lock = threading.RLock()
@@ -90,6 +94,28 @@ class SqliteStore(SqlStore):
 
     def _dt(self, value: Any) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)
+
+    def _day(self, value: date) -> str:
+        return value.isoformat()
+
+    def _table_sizes(self, tx: Tx) -> tuple[dict[str, int], dict[str, int], int]:
+        """Bytes per table from the dbstat virtual table (each index, and each FTS5 shadow
+        table, counted with its table); without dbstat, only the total is known."""
+        pages, free, page_size = (tx.one(f"PRAGMA {p}")[0] for p in _PAGE_PRAGMAS)
+        total = (pages - free) * page_size
+        tables = tx.all("SELECT name, tbl_name, sql FROM sqlite_master")
+        owner = {r["name"]: r["tbl_name"] for r in tables}
+        virtual = [r["name"] for r in tables if (r["sql"] or "").startswith("CREATE VIRTUAL")]
+        try:
+            rows = tx.all("SELECT name, sum(pgsize) AS size FROM dbstat GROUP BY name")
+        except sqlite3.OperationalError:  # built without SQLITE_ENABLE_DBSTAT_VTAB
+            return {"(all tables)": total}, {}, total
+        sizes: dict[str, int] = {}
+        for row in rows:
+            name = owner.get(row["name"], row["name"])
+            name = next((v for v in virtual if name.startswith(f"{v}_")), name)
+            sizes[name] = sizes.get(name, 0) + int(row["size"])
+        return sizes, {}, total
 
     def close(self) -> None:
         with self._lock:

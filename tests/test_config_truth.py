@@ -35,6 +35,7 @@ TYPOS = [
         "[[alerts.rules]] #1 chanels",
     ),
     ('[web]\nprot = 8470\n', "[web] prot"),
+    ("[storage]\nkeyframe_evry = 8\n", "[storage] keyframe_evry"),
     ('[[sources]]\nurl = "https://news.example/feed"\nevry = "10m"\n', "[[sources]] #1 evry"),
 ]  # fmt: skip
 
@@ -49,6 +50,8 @@ WRONG_TYPES = [
     ('[[sources]]\nurl = "https://x.example/"\nkind = "page"\npattern = "(unclosed"\n',
      "[[sources]] #1", "regular expression"),
     ('[[sources]]\nkind = "feed"\n', "[[sources]] #1", "url"),
+    ("[storage]\nkeyframe_every = 0\n", "[storage] keyframe_every", "1 to 1024"),
+    ('[storage]\nfetch_log_days = "30d"\n', "[storage] fetch_log_days", "whole number"),
 ]  # fmt: skip
 
 VALID = """\
@@ -75,6 +78,10 @@ body = "div.article-body p"
 [web]
 port = 8470
 token_env = "REDLINE_WEB_TOKEN"
+
+[storage]
+keyframe_every = 16
+fetch_log_days = 30
 
 [alerts]
 max_attempts = 8

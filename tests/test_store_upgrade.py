@@ -218,3 +218,19 @@ def test_db_upgrade_from_schema_4_adds_titles_without_rewriting_history(db_url, 
         assert (status["plain_fallback"], status["plain_fallback_urls"]) == (1, [URL])
     finally:
         store.close()
+
+
+def test_db_compact_after_an_upgrade_keeps_every_revision_as_it_was(db_url, monkeypatch):
+    at_schema_2(db_url, monkeypatch)
+    assert CliRunner().invoke(cli, ["--db", db_url, "db", "upgrade"]).exit_code == 0
+    result = CliRunner().invoke(cli, ["--db", db_url, "db", "compact"])
+    assert result.exit_code == 0 and "revisions: 2 of 1 articles given checksums" in result.stdout
+    store = open_store(db_url)
+    try:
+        article = store.get_article(URL)
+        assert [store.revision(article.id, n).page for n in (1, 2)] == PAGES
+        assert [store.raw_html(article.id, n) for n in (1, 2)] == HTML
+        assert store.legacy_revisions() == 0
+        assert [h.first for h in store.search("session").rows] == [2]  # indexed on upgrade
+    finally:
+        store.close()

@@ -315,8 +315,8 @@ def test_a_database_upgraded_to_schema_7_can_purge_and_stays_append_only(db_url,
         monkeypatch.setattr(backend, "migrations", lambda name: shipped.migrations(name)[:6])
         assert store.upgrade() == [1, 2, 3, 4, 5, 6]
         monkeypatch.undo()
-        purged, kept = story(store, URL), story(store, OTHER)
-        assert store.upgrade() == [7]
+        purged, kept = old_story(store, URL), old_story(store, OTHER)
+        assert store.upgrade()[0] == 7  # and any migration after it
         assert store.get_article(URL).paused is False
         with pytest.raises(StorageError, match="append-only"), store._tx(write=True) as tx:
             tx.execute("DELETE FROM revisions WHERE article_id = ?", (kept,))
@@ -326,3 +326,31 @@ def test_a_database_upgraded_to_schema_7_can_purge_and_stays_append_only(db_url,
         assert len(store.history(kept)) == 3
     finally:
         store.close()
+
+
+def old_story(store, url):
+    """Three revisions as a schema-6 Redline stored them (written directly: today's write path
+    needs today's schema); returns the article's id."""
+    from redline.storage.codec import content_hash, encode_page
+
+    article, _ = store.add_article(url, NOW)
+    pages = [
+        Page(headline=f"Minister resigns, take {n}", body=("The minister resigned.", f"{n}."))
+        for n in (1, 2, 3)
+    ]
+    with store._tx(write=True) as tx:
+        for number, page in enumerate(pages, start=1):
+            fetch_id = f"{url}#old{number}"
+            tx.execute(
+                "INSERT INTO revisions (article_id, number, fetched_at, content_hash, headline,"
+                " title, extractor, summary, fetch_id)"
+                " VALUES (?, ?, ?, ?, ?, '', 'redline', '[]', ?)",
+                (article.id, number, store._ts(NOW), content_hash(page), page.headline, fetch_id),
+            )
+            tx.execute(
+                "INSERT INTO revision_content (revision_id, page) SELECT id, ? FROM revisions"
+                " WHERE fetch_id = ?",
+                (encode_page(page), fetch_id),
+            )
+        tx.execute("UPDATE articles SET revision_count = 3 WHERE id = ?", (article.id,))
+    return article.id

@@ -67,7 +67,11 @@ class App:
         the commands that write (`add`, `sources add`, `run`, `check`) pass `create=True`: the
         others refuse a missing or empty database instead of creating one."""
         if self._store is None:
-            self._store = open_store(self.config.database_url, create=create)
+            self._store = open_store(
+                self.config.database_url,
+                create=create,
+                keyframe_every=self.config.keyframe_every,
+            )
         return self._store
 
     def article(self, url: str) -> Article:

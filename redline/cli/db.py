@@ -1,13 +1,21 @@
-"""`redline db upgrade`: apply schema migrations explicitly."""
+"""`redline db`: apply schema migrations (`upgrade`), shrink the database while the daemon
+runs (`compact`), and show what it holds (`stats`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+
 import click
 
-from redline.cli.app import App
-from redline.storage import open_store
+from redline.cli.app import App, emit_json, when
+from redline.storage import Compacted, StoreSizes, open_store
+from redline.storage.delta import KEYFRAME_EVERY, MAX_KEYFRAME_EVERY
 from redline.storage.migrations import latest_version
 from redline.storage.open import check_schema
+from redline.storage.sqlstore.compaction import BATCH
+from redline.storage.sqlstore.fetchlog import FETCH_LOG_DAYS
 
 
 @click.group("db")
@@ -40,3 +48,167 @@ def upgrade_command(app: App) -> None:
         click.echo(f"upgraded {store.url} from schema {before} to {applied[-1]}")
     else:
         click.echo(f"{store.url} is at schema {before}, the latest: nothing to do")
+
+
+@db_group.command("compact")
+@click.option(
+    "--fetch-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Roll up quiet checks older than this many days into daily counts"
+    f" (default: [storage] fetch_log_days, else {FETCH_LOG_DAYS}).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=1000),
+    default=BATCH,
+    show_default=True,
+    help="Revisions re-encoded per transaction.",
+)
+@click.option(
+    "--keyframe-every",
+    type=click.IntRange(min=1, max=MAX_KEYFRAME_EVERY),
+    default=None,
+    help="A standalone copy every this many revisions; the rest stored against it"
+    f" (default: [storage] keyframe_every, else {KEYFRAME_EVERY}).",
+)
+@click.pass_obj
+def compact_command(
+    app: App, fetch_days: int | None, batch: int, keyframe_every: int | None
+) -> None:
+    """Shrink the database while the daemon runs: re-encode revisions stored before schema 8
+    against their article's keyframes, and roll old quiet checks up into daily counts.
+
+    Every change is a short transaction (checks wait at most for one batch), what a revision
+    says never changes (each re-encoding is decoded and compared before it is written, and
+    keeps the revision's checksums), and an interrupted run resumes where it stopped.
+
+    \b
+    Example:
+      redline db compact --fetch-days 30
+    """
+    keyframe_every = keyframe_every or app.config.keyframe_every
+    fetch_days = fetch_days or app.config.fetch_log_days
+    store = open_store(app.config.database_url, create=False, keyframe_every=keyframe_every)
+    try:
+        left = store.legacy_revisions()
+        if left:
+            click.echo(f"re-encoding {left} revisions stored before schema 8...")
+        done = store.compact(batch=batch, progress=_progress(left))
+        rolled = (
+            store.roll_up_fetches(datetime.now(UTC), older_than=timedelta(days=fetch_days))
+            if fetch_days
+            else None
+        )
+    finally:
+        store.close()
+    if done.revisions or left:
+        click.echo(
+            f"revisions: {done.revisions} of {done.articles} articles given checksums,"
+            f" {done.reencoded} stored against a keyframe:"
+            f" {_size(done.bytes_before)} -> {_size(done.bytes_after)}"
+            + (f"; {done.damaged} damaged, left as they are" if done.damaged else "")
+        )
+    else:
+        click.echo("revisions: nothing to re-encode")
+    if rolled is None:
+        click.echo("fetch log: kept itemised ([storage] fetch_log_days = 0)")
+    else:
+        click.echo(
+            f"fetch log: {rolled.checks} checks older than {fetch_days} days rolled up into"
+            " daily counts"
+        )
+
+
+def _progress(total: int) -> Callable[[Compacted], None]:
+    """Every tenth of the way, on stderr."""
+    step = max(1, total // 10)
+    shown = [0]
+
+    def show(done: Compacted) -> None:
+        if done.revisions >= shown[0] + step:
+            shown[0] = done.revisions
+            click.echo(f"  {done.revisions}/{total} revisions", err=True)
+
+    return show
+
+
+@db_group.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
+@click.pass_obj
+def stats_command(app: App, as_json: bool) -> None:
+    """Rows and bytes on disk per table (indexes included), bytes per revision, and how far
+    back the fetch log goes.
+
+    Reads every table's size from the database itself (SQLite: dbstat; PostgreSQL:
+    pg_total_relation_size). Counting rows reads each table: seconds on a large database.
+
+    \b
+    Example:
+      redline db stats
+    """
+    with closing(open_store(app.config.database_url, create=False)) as store:
+        sizes = store.store_sizes()
+    if as_json:
+        emit_json(_stats_json(sizes))
+        return
+    click.echo(f"{'table':20s} {'rows':>12s} {'on disk':>10s}")
+    for table in sizes.tables:
+        rows = f"~{table.rows:,}" if table.estimated else f"{table.rows:,}"
+        click.echo(f"{table.name:20s} {rows:>12s} {_size(table.bytes):>10s}")
+    click.echo(f"{'total':20s} {'':>12s} {_size(sizes.total_bytes):>10s}")
+    for line in _stats_lines(sizes):
+        click.echo(line)
+
+
+def _stats_lines(sizes: StoreSizes) -> list[str]:
+    lines = []
+    if sizes.bytes_per_revision is not None:
+        content = sizes.table("revision_content")
+        per = f"{_size(sizes.bytes_per_revision)} per revision, all tables"
+        if content is not None:
+            per += f" ({_size(content.bytes / sizes.revisions)} of it stored content)"
+        lines.append(f"revisions: {sizes.revisions:,}; {per}")
+    if sizes.legacy_revisions:
+        lines.append(
+            f"  {sizes.legacy_revisions:,} stored before schema 8: `redline db compact`"
+            " re-encodes them"
+        )
+    lines.append(
+        f"fetch log: {sizes.fetches:,} checks itemised since {when(sizes.oldest_fetch)};"
+        f" quiet ones since {when(sizes.oldest_quiet)}"
+    )
+    if sizes.rolled_up_checks:
+        lines.append(
+            f"  {sizes.rolled_up_checks:,} older quiet checks rolled up into daily counts"
+            f" since {sizes.oldest_rolled_up}"
+        )
+    return lines
+
+
+def _stats_json(sizes: StoreSizes) -> dict[str, object]:
+    return {
+        "tables": [
+            {"name": t.name, "rows": t.rows, "bytes": t.bytes, "estimated": t.estimated}
+            for t in sizes.tables
+        ],
+        "total_bytes": sizes.total_bytes,
+        "revisions": sizes.revisions,
+        "bytes_per_revision": sizes.bytes_per_revision,
+        "legacy_revisions": sizes.legacy_revisions,
+        "fetches": sizes.fetches,
+        "oldest_fetch": sizes.oldest_fetch,
+        "oldest_quiet_check": sizes.oldest_quiet,
+        "rolled_up_checks": sizes.rolled_up_checks,
+        "oldest_rolled_up_day": None
+        if sizes.oldest_rolled_up is None
+        else str(sizes.oldest_rolled_up),
+    }
+
+
+def _size(value: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} TB"

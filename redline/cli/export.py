@@ -6,15 +6,15 @@ import csv
 import heapq
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from redline.cli.app import App, emit_json
+from redline.cli.app import App, emit_json, terminal_safe
 from redline.durations import parse_duration
-from redline.storage import Event, Revision, Store
+from redline.storage import DamagedRevision, Event, Revision, Store
 from redline.storage.codec import page_to_dict
 
 CSV_COLUMNS = (
@@ -93,10 +93,15 @@ def event_record(url: str, event: Event) -> dict[str, Any]:
     }
 
 
-def records(store: Store, since: datetime | None) -> Iterator[dict[str, Any]]:
+def records(
+    store: Store,
+    since: datetime | None,
+    damaged: Callable[[DamagedRevision], None] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Revisions and events merged in time order (an event first on a tie: `first_seen` comes
-    before the first revision), streamed in constant memory."""
-    revisions = (revision_record(u, r) for u, r in store.iter_revisions(since))
+    before the first revision), streamed in constant memory. A damaged revision is handed to
+    `damaged` and left out (without it, it raises)."""
+    revisions = (revision_record(u, r) for u, r in store.iter_revisions(since, damaged=damaged))
     events = (event_record(u, e) for u, e in store.iter_events(since))
     return heapq.merge(events, revisions, key=lambda rec: rec["time"])
 
@@ -146,15 +151,26 @@ def export_command(app: App, fmt: str, since: str | None) -> None:
 
     In CSV, a cell starting with = + - @, a tab or a carriage return gets a leading ' so that
     no spreadsheet runs it as a formula (JSON lines are unchanged).
+
+    A revision whose stored content is damaged is left out with one line on stderr naming it,
+    the export goes on, and it exits with status 1.
     """
     start = parse_since(since, datetime.now(UTC)) if since else None
-    stream = records(app.store(), start)
+    left_out: list[DamagedRevision] = []
+
+    def report(exc: DamagedRevision) -> None:
+        left_out.append(exc)
+        click.echo(f"redline: error: {terminal_safe(str(exc))}; left out of the export", err=True)
+
+    stream = records(app.store(), start, report)
     if fmt == "jsonl":
         for rec in stream:
             emit_json(rec)
-        return
-    # RFC 4180 line ends: a field holding a carriage return is then quoted, not split in two
-    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    for rec in stream:
-        writer.writerow(csv_row(rec))
+    else:
+        # RFC 4180 line ends: a field holding a carriage return is then quoted, not split in two
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+        writer.writeheader()
+        for rec in stream:
+            writer.writerow(csv_row(rec))
+    if left_out:
+        raise SystemExit(1)

@@ -207,6 +207,10 @@ def _components() -> dict[str, Schema]:
         "RevisionLine": revision_line,
         "EventLine": event_line,
         "Check": check,
+        "CheckDay": _obj(
+            day=_str(format="date"),
+            checks={"type": "object", "additionalProperties": _int()},
+        ),
         "ChangeEntry": entry,
         "Item": item,
         "TrackedItem": tracked_item,
@@ -226,6 +230,7 @@ def _components() -> dict[str, Schema]:
             timeline=_list({"oneOf": [_ref("RevisionLine"), _ref("EventLine")]}),
             checks=_list(_ref("Check")),
             more_checks=_str(True),
+            check_days=_list(_ref("CheckDay")),
             last_error=_str(True),
         ),
         "Revisions": _obj(article=_ref("Article"), revisions=_list(_ref("RevisionLine"))),
@@ -254,7 +259,10 @@ def _components() -> dict[str, Schema]:
         "Items": _obj(article=_ref("Article"), items=_list(_ref("TrackedItem"))),
         "Events": _obj(article=_ref("Article"), events=_list(_ref("Event"))),
         "Checks": _obj(
-            article=_ref("Article"), checks=_list(_ref("Check")), next_cursor=_str(True)
+            article=_ref("Article"),
+            checks=_list(_ref("Check")),
+            next_cursor=_str(True),
+            check_days=_list(_ref("CheckDay")),
         ),
         "Search": _obj(
             query=_str(), site=_str(True), hits=_list(_ref("SearchHit")), next_cursor=_str(True)
@@ -406,7 +414,11 @@ def _paths() -> dict[str, Schema]:
         ),
         "/api/v1/articles/{article_id}/events": _get("What happened to its URL", "Events", one),
         "/api/v1/articles/{article_id}/checks": _get(
-            "Its checks, newest first", "Checks", one, _CURSOR, _LIMIT
+            "Its checks, newest first; older quiet checks as daily counts (check_days)",
+            "Checks",
+            one,
+            _CURSOR,
+            _LIMIT,
         ),
         "/api/v1/search": _get(
             "Articles that ever held some text", "Search", *search, _CURSOR, _LIMIT

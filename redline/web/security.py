@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from redline.storage import DatabaseUnavailable, InvalidInput, NotFound
+from redline.storage import DamagedRevision, DatabaseUnavailable, InvalidInput, NotFound
 from redline.web.state import WebState
 
 logger = logging.getLogger(__name__)
@@ -271,6 +271,11 @@ def exception_handlers(state: WebState) -> dict[Any, Any]:
         logger.warning("database unavailable: %s", exc)
         return error_response(request, 503, "the database is unavailable; try again shortly")
 
+    def damaged(request: Request, exc: Exception) -> Response:
+        # The stored bytes of one revision fail their checksum: say which, not "went wrong".
+        logger.error("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(request, 500, str(exc))
+
     def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         response = error_response(request, exc.status_code, str(exc.detail))
@@ -290,6 +295,7 @@ def exception_handlers(state: WebState) -> dict[Any, Any]:
         NotFound: not_found,
         InvalidInput: invalid,
         DatabaseUnavailable: unavailable,
+        DamagedRevision: damaged,
         HTTPException: http_error,
         Exception: server_error,
     }

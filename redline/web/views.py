@@ -317,7 +317,17 @@ def checks(
         "article": article_dict(a),
         "checks": [check_dict(c) for c in listing.rows],
         "next_cursor": listing.cursor,
+        "check_days": check_days(store, a.id),
     }
+
+
+def check_days(store: Store, article_id: int) -> list[dict[str, Any]]:
+    """Quiet checks older than the fetch log keeps itemised, counted per day (UTC), newest
+    day first: a day's outcomes in one entry."""
+    days: dict[Any, dict[str, int]] = {}
+    for d in store.check_days(article_id):
+        days.setdefault(d.day, {})[str(d.outcome)] = d.checks
+    return [{"day": day.isoformat(), "checks": counts} for day, counts in days.items()]
 
 
 def article(store: Store, article_id: int, check_limit: int = 20) -> dict[str, Any]:
@@ -334,6 +344,7 @@ def article(store: Store, article_id: int, check_limit: int = 20) -> dict[str, A
         "timeline": timeline,
         "checks": [check_dict(c) for c in latest.rows],
         "more_checks": latest.cursor,
+        "check_days": check_days(store, a.id),
         "last_error": a.last_error,
     }
 

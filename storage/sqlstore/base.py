@@ -42,6 +42,13 @@ class Tx(ABC):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
 
+def pairs_cte(count: int) -> str:
+    """`WITH wanted (article_id, number) AS (VALUES ...)` for `count` (article id, revision
+    number) pairs, to join on: SQLite scans the whole table for a row-value IN list, and
+    looks each pair up down the index for a join."""
+    return "WITH wanted (article_id, number) AS (VALUES " + ", ".join(["(?, ?)"] * count) + ")"
+
+
 def validate_url(url: str) -> str:
     """Only absolute http(s) URLs without control characters can be tracked."""
     if any(ord(c) < 0x21 or c == "\x7f" for c in url):

@@ -18,11 +18,11 @@ from redline.storage.model import (
 )
 from redline.storage.sqlstore.base import (
     _ARTICLE_COLUMNS,
-    SqlBase,
     Tx,
     site_of,
     validate_url,
 )
+from redline.storage.sqlstore.content import PAGE, Content
 
 _PLAIN_URLS = 5
 # Active articles whose latest revision came from the plain fallback, each row with their count:
@@ -35,7 +35,7 @@ _PLAIN_LATEST = (
 )
 
 
-class Catalog(SqlBase):
+class Catalog(Content):
     """Sources, articles, site memory and the queue's status."""
 
     def add_source(
@@ -125,12 +125,11 @@ class Catalog(SqlBase):
 
     def latest_page(self, article_id: int) -> Page | None:
         with self._read() as tx:
-            row = tx.one(
-                "SELECT c.page FROM revisions r JOIN revision_content c ON c.revision_id = r.id "
-                "WHERE r.article_id = ? ORDER BY r.number DESC LIMIT 1",
-                (article_id,),
-            )
-        return None if row is None else codec.decode_page(row["page"])
+            try:
+                _, page = self._read_part(tx, article_id, None, PAGE)
+            except NotFound:
+                return None
+        return None if page is None else codec.page_from_json(page)
 
     def site_memory(self, site: str) -> str | None:
         with self._tx() as tx:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 from redline.storage import codec
-from redline.storage.errors import NotFound
+from redline.storage.errors import DamagedRevision
 from redline.storage.model import (
     Change,
     ChangeClass,
@@ -22,14 +22,14 @@ from redline.storage.model import (
 from redline.storage.sqlstore.base import (
     _BATCH,
     _EPOCH,
-    SqlBase,
     Tx,
 )
+from redline.storage.sqlstore.content import PAGE, RAW, Content
 
 _INFO_COLUMNS = "article_id, number, fetched_at, content_hash, headline, title, summary"
 
 
-class History(SqlBase):
+class History(Content):
     """Reading history: revisions, changes, events, alerts, and exports."""
 
     def history(self, article_id: int) -> list[RevisionInfo]:
@@ -68,14 +68,10 @@ class History(SqlBase):
             return self._revision(tx, article_id, number)
 
     def _revision(self, tx: Tx, article_id: int, number: int) -> Revision:
-        row = tx.one(
-            "SELECT r.id, r.number, r.fetched_at, r.content_hash, c.page, r.fetch_id "
-            "FROM revisions r JOIN revision_content c ON c.revision_id = r.id "
-            "WHERE r.article_id = ? AND r.number = ?",
-            (article_id, number),
+        row, page = self._read_part(
+            tx, article_id, number, PAGE, ", r.fetched_at, r.content_hash, r.fetch_id"
         )
-        if row is None:
-            raise NotFound(f"article {article_id} has no revision {number}")
+        assert page is not None  # NOT NULL
         changes = tx.all(
             "SELECT * FROM changes WHERE revision_id = ? ORDER BY position", (row["id"],)
         )
@@ -84,7 +80,7 @@ class History(SqlBase):
             number=row["number"],
             fetched_at=self._at(row["fetched_at"]),
             content_hash=row["content_hash"],
-            page=codec.decode_page(row["page"]),
+            page=codec.page_from_json(page),
             fetch_id=row["fetch_id"],
             changes=tuple(self._change(c) for c in changes),
         )
@@ -96,15 +92,7 @@ class History(SqlBase):
 
     def raw_html(self, article_id: int, number: int) -> bytes | None:
         with self._read() as tx:
-            row = tx.one(
-                "SELECT c.raw_html FROM revisions r "
-                "JOIN revision_content c ON c.revision_id = r.id "
-                "WHERE r.article_id = ? AND r.number = ?",
-                (article_id, number),
-            )
-        if row is None:
-            raise NotFound(f"article {article_id} has no revision {number}")
-        return None if row["raw_html"] is None else codec.decompress(row["raw_html"])
+            return self._part(tx, article_id, number, RAW)
 
     def events(self, article_id: int) -> list[Event]:
         with self._tx() as tx:
@@ -131,8 +119,16 @@ class History(SqlBase):
             )
         return None if row is None or row["number"] is None else int(row["number"])
 
-    def iter_revisions(self, since: datetime | None = None) -> Iterator[tuple[str, Revision]]:
-        """Keyset pagination by id: constant memory, and no transaction held between batches."""
+    def iter_revisions(
+        self,
+        since: datetime | None = None,
+        *,
+        damaged: Callable[[DamagedRevision], None] | None = None,
+    ) -> Iterator[tuple[str, Revision]]:
+        """Keyset pagination by id: constant memory, and no transaction held between batches.
+
+        A damaged revision raises DamagedRevision; with `damaged`, it is handed to it instead
+        and left out, and the export goes on with the others."""
         last_id = 0
         while True:
             with self._tx() as tx:
@@ -142,7 +138,14 @@ class History(SqlBase):
                     "ORDER BY r.id LIMIT ?",
                     (last_id, self._ts(since or _EPOCH), _BATCH),
                 )
-                batch = [(r["url"], self._revision(tx, r["article_id"], r["number"])) for r in rows]
+                batch = []
+                for r in rows:
+                    try:
+                        batch.append((r["url"], self._revision(tx, r["article_id"], r["number"])))
+                    except DamagedRevision as exc:
+                        if damaged is None:
+                            raise
+                        damaged(exc)
             if not rows:
                 return
             last_id = rows[-1]["id"]

@@ -1,38 +1,86 @@
 """Full-text search over every revision ever written, text since removed included.
 
-Each revision's words go into a search index in the transaction that writes the revision
-(SQLite: a contentless FTS5 table; PostgreSQL: a tsvector per revision under a GIN index).
-A user's query is parsed (`searchquery`) into words, phrases, exclusions and ORs, and
-rendered in the backend's own syntax from those parts only. Hits are grouped per article;
-the few shown get their snippet from the decoded page, so the index keeps no second copy of
-the text.
+The index records what each revision changed, not its whole text (schema 9): a revision's
+searchable text is a set of pieces (its headline, title, byline names, body paragraphs, and
+live-feed items' headlines and texts), and each revision adds the pieces its predecessor did
+not have and removes those it no longer has. An added piece is indexed once, words and
+positions (SQLite: a contentless FTS5 table; PostgreSQL: a tsvector under a GIN index); a
+removal is a small row naming the piece. A piece is then present from the revision that added
+it until the one that removed it, and a query is answered from those runs (`spans`): the
+first and last revision that said it, and the revision after which it was gone, as before.
+A phrase matches within one piece (never across a paragraph break).
+
+A user's query is parsed (`searchquery`) into words, phrases, exclusions and ORs, and each term
+rendered in the backend's own syntax from those parts only. Hits are ordered by the time of
+their last match; the few shown get their snippet from the decoded page, so the index keeps no
+second copy of the text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from redline.storage import codec
 from redline.storage.model import Listing, Page, SearchHit
-from redline.storage.sqlstore.base import SqlBase, Tx
+from redline.storage.sqlstore import spans
+from redline.storage.sqlstore.base import Tx, pairs_cte
+from redline.storage.sqlstore.content import PAGE, Content
 from redline.storage.sqlstore.reading import check_limit, decode_cursor, encode_cursor
-from redline.storage.sqlstore.searchquery import SearchQuery, fts5_query, parse_query, tsquery
+from redline.storage.sqlstore.searchquery import SearchQuery, Term, parse_query
 
-SEARCH_SCHEMA = 6  # the migration that created the index
+SEARCH_SCHEMA = 9  # the migration that made the index record what each revision changed
 MAX_DOCUMENT = 300_000  # characters indexed per revision: PostgreSQL caps a tsvector at 1 MB
 SNIPPET = 200
+DAMAGED_SNIPPET = "[this revision's stored text is damaged: see `redline show`]"
 _BACKFILL_BATCH = 500
+_PAIRS = 500  # (article, revision) pairs looked up per query
+# An upper bound of the time of an article's last match: its latest revision's time (every
+# revision sets last_changed_at), in the expression the index `articles_changed` holds.
+_BOUND = "coalesce(a.last_changed_at, a.first_seen)"
 
 
 def search_text(page: Page) -> str:
-    """What is searchable of a revision: headline, title, byline, body and live-feed items."""
+    """What is searchable of a revision, as one text (for snippets)."""
+    return "\n".join(_parts(page))
+
+
+def search_pieces(page: Page | None) -> dict[bytes, str]:
+    """The revision's searchable pieces by key: headline, title, byline names, body
+    paragraphs, live-feed items' headlines and texts; cleaned, each once, in page order, up
+    to MAX_DOCUMENT characters in all."""
+    return {} if page is None else {piece_key(text): text for text in _parts(page)}
+
+
+def _parts(page: Page) -> list[str]:
     parts = [page.headline, page.title, *page.byline, *page.body]
     for item in page.items:
         parts += [item.headline, item.text]
-    return codec.clean_text("\n".join(p for p in parts if p))[:MAX_DOCUMENT]
+    found: list[str] = []
+    room = MAX_DOCUMENT
+    for text in dict.fromkeys(codec.clean_text(p) for p in parts if p):
+        if room <= 0:
+            break
+        found.append(text[:room])
+        room -= len(text) + 1
+    return found
+
+
+def piece_key(text: str) -> bytes:
+    """8 bytes of SHA-256: which piece of an article's text a removal names."""
+    return hashlib.sha256(text.encode()).digest()[:8]
+
+
+def page_changes(previous: Page | None, current: Page) -> tuple[dict[bytes, str], list[bytes]]:
+    """The pieces a revision added (by key, with their text) and the keys of those it
+    removed. Only the changed pieces are hashed: most of a page is the page before."""
+    before = set() if previous is None else set(_parts(previous))
+    after = _parts(current)
+    added = {piece_key(text): text for text in after if text not in before}
+    return added, [piece_key(text) for text in before.difference(after)]
 
 
 def snippet(text: str, word: str, width: int = SNIPPET) -> str:
@@ -50,50 +98,111 @@ def snippet(text: str, word: str, width: int = SNIPPET) -> str:
     return ("…" if start else "") + piece + ("…" if end < len(flat) else "")
 
 
-class Search(SqlBase):
+class Search(Content):
     """Full-text search, and the index writes that feed it."""
 
     # --- backend hooks --------------------------------------------------------------------------
-    # INSERT of a revision's index row, from `revisions` WHERE {}, the text its parameter.
-    SEARCH_INSERT: ClassVar[str]
-    # SELECT article_id, number, fetched_at of the revisions matching the query parameter.
+    # SELECT article_id, number (the revision that added it) and piece of the added pieces
+    # that match the term given as parameter.
     SEARCH_MATCH: ClassVar[str]
+    # A condition on `articles a`: it has a piece matching the query given as parameter.
+    SEARCH_ARTICLES: ClassVar[str]
+    # Matching pieces beyond which a term is common: its articles are read down the articles'
+    # index rather than listed from the search index (None: always listed).
+    SEARCH_RARE: ClassVar[int | None] = None
     SEARCH_SYNTAX: ClassVar[str]  # "fts5" or "tsquery"
     SEARCH_SETUP: ClassVar[tuple[str, ...]] = ()  # statements run before a search
 
-    def _index_revision(self, tx: Tx, page: Page, fetch_id: str) -> None:
-        """Index a revision in the transaction that writes it, found by its fetch id."""
-        tx.execute(self.SEARCH_INSERT.format("fetch_id = ?"), (search_text(page), fetch_id))
+    # --- writing the index ----------------------------------------------------------------------
+    def _index_revision(
+        self, tx: Tx, article_id: int, number: int, page: Page, previous: Page | None
+    ) -> None:
+        """Index what revision `number` changed against the one before (`previous`: its
+        page; None for a first revision, or one whose predecessor cannot be read, which is
+        indexed as adding all of its text), in the transaction that writes it."""
+        added, removed = page_changes(previous, page)
+        self._index_changes(tx, article_id, number, added, removed)
+
+    def _index_changes(
+        self,
+        tx: Tx,
+        article_id: int,
+        number: int,
+        added: Mapping[bytes, str],
+        removed: Sequence[bytes],
+    ) -> None:
+        if self.SEARCH_SYNTAX == "fts5":
+            self._index_fts5(tx, article_id, number, added)
+            if removed:
+                tx.executemany(
+                    "INSERT INTO search_removed (article_id, piece, number) VALUES (?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    [(article_id, key, number) for key in removed],
+                )
+            return
+        # PostgreSQL: one statement each, the pieces as arrays (a first revision adds dozens).
+        if added:
+            tx.execute(
+                "INSERT INTO revision_search (article_id, number, piece, document)"
+                " SELECT ?, ?, p, to_tsvector('simple', t) FROM unnest(?::bytea[], ?::text[])"
+                " AS x (p, t)",
+                (article_id, number, list(added), list(added.values())),
+            )
+        if removed:
+            tx.execute(
+                "INSERT INTO search_removed (article_id, piece, number)"
+                " SELECT ?, p, ? FROM unnest(?::bytea[]) AS x (p) ON CONFLICT DO NOTHING",
+                (article_id, number, list(removed)),
+            )
+
+    def _index_fts5(self, tx: Tx, article_id: int, number: int, added: Mapping[bytes, str]) -> None:
+        """Each added piece's row, and its words in FTS5 keyed by that row."""
+        for key, text in added.items():
+            tx.execute(
+                "INSERT INTO search_added (article_id, number, piece) VALUES (?, ?, ?)",
+                (article_id, number, key),
+            )
+            tx.execute(
+                "INSERT INTO revision_search (rowid, document) VALUES (last_insert_rowid(), ?)",
+                (text,),
+            )
 
     def _unindex_article(self, tx: Tx, article_id: int) -> None:
-        """Take an article's revisions out of the index (a purge, in its transaction).
+        """Take an article out of the index (a purge, in its transaction).
 
         A contentless FTS5 index forgets a row only when given the words it was indexed with:
-        they are computed again from the stored page by the same `search_text`. Revisions the
-        backfill has not reached yet are not in the index and are left alone."""
-        if self.SEARCH_SYNTAX != "fts5":
+        they are computed again from the stored page that added each piece. A piece whose
+        page cannot be read any more stays in FTS5, matching no row."""
+        if self.SEARCH_SYNTAX == "fts5":
+            rows = tx.all(
+                "SELECT s.id, s.piece, r.id AS revision_id FROM search_added s"
+                " JOIN revisions r ON r.article_id = s.article_id AND r.number = s.number"
+                " WHERE s.article_id = ?",
+                (article_id,),
+            )
+            pages = self._decoded(tx, article_id, {r["revision_id"] for r in rows}, PAGE)
+            pieces = {i: search_pieces(codec.page_from_json(p or b"{}")) for i, p in pages.items()}
+            tx.executemany(
+                "INSERT INTO revision_search (revision_search, rowid, document)"
+                " VALUES ('delete', ?, ?)",
+                [
+                    (r["id"], pieces[r["revision_id"]][bytes(r["piece"])])
+                    for r in rows
+                    if bytes(r["piece"]) in pieces.get(r["revision_id"], {})
+                ],
+            )
+            tx.execute("DELETE FROM search_added WHERE article_id = ?", (article_id,))
+        else:
             tx.execute("DELETE FROM revision_search WHERE article_id = ?", (article_id,))
-            return
-        mark = tx.one("SELECT next_id, last_id FROM search_backfill")
-        rows = tx.all(
-            "SELECT r.id, c.page FROM revisions r JOIN revision_content c ON c.revision_id = r.id"
-            " WHERE r.article_id = ? ORDER BY r.id",
-            (article_id,),
-        )
-        indexed = [
-            r for r in rows if mark is None or not mark["next_id"] < r["id"] <= mark["last_id"]
-        ]
-        tx.executemany(
-            "INSERT INTO revision_search (revision_search, rowid, document)"
-            " VALUES ('delete', ?, ?)",
-            [(r["id"], search_text(codec.decode_page(r["page"]))) for r in indexed],
-        )
+        tx.execute("DELETE FROM search_removed WHERE article_id = ?", (article_id,))
 
     def backfill_search(self, batch: int = _BACKFILL_BATCH) -> int:
         """Index the revisions written before the index existed, `batch` per transaction.
 
-        Progress is committed with each batch, so an interrupted backfill resumes where it
-        stopped and a finished one does nothing; returns how many revisions it indexed."""
+        Each revision is indexed against the one before it, read from the store, so the
+        revisions may be indexed in any order, and the daemon's new ones meanwhile. Progress
+        is committed with each batch: an interrupted backfill resumes where it stopped and a
+        finished one does nothing; returns how many revisions it indexed."""
         done = 0
         while True:
             with self._tx(write=True) as tx:
@@ -101,21 +210,33 @@ class Search(SqlBase):
                 if mark is None:
                     return done
                 rows = tx.all(
-                    "SELECT r.id, c.page FROM revisions r"
-                    " JOIN revision_content c ON c.revision_id = r.id"
+                    "SELECT r.id, r.article_id, r.number, p.id AS previous FROM revisions r"
+                    " LEFT JOIN revisions p ON p.article_id = r.article_id"
+                    " AND p.number = r.number - 1"
                     " WHERE r.id > ? AND r.id <= ? ORDER BY r.id LIMIT ?",
                     (mark["next_id"], mark["last_id"], batch),
                 )
                 if not rows:
                     tx.execute("DELETE FROM search_backfill")
                     return done
-                tx.executemany(
-                    self.SEARCH_INSERT.format("id = ?"),
-                    [(search_text(codec.decode_page(r["page"])), r["id"]) for r in rows],
-                )
+                self._backfill(tx, rows)
                 tx.execute("UPDATE search_backfill SET next_id = ?", (rows[-1]["id"],))
             done += len(rows)
 
+    def _backfill(self, tx: Tx, rows: Sequence[Any]) -> None:
+        ids = {r["id"] for r in rows} | {r["previous"] for r in rows if r["previous"]}
+        pages = {
+            i: codec.page_from_json(p or b"{}")
+            for i, p in self._decoded(tx, None, ids, PAGE).items()
+        }
+        for row in rows:  # a damaged revision is left out of the index, not the batch
+            if row["id"] in pages:
+                previous = pages.get(row["previous"]) if row["previous"] else None
+                self._index_revision(
+                    tx, row["article_id"], row["number"], pages[row["id"]], previous
+                )
+
+    # --- searching ------------------------------------------------------------------------------
     def search(
         self, text: str, *, site: str | None = None, cursor: str | None = None, limit: int = 20
     ) -> Listing[SearchHit]:
@@ -125,13 +246,8 @@ class Search(SqlBase):
         with self._tx() as tx:
             for statement in self.SEARCH_SETUP:
                 tx.execute(statement)
-            if self.SEARCH_SYNTAX == "fts5":
-                groups = self._groups(tx, fts5_query(query), site, after, limit + 1)
-            elif query.has_phrase:
-                groups = self._phrase_groups(tx, query, site, after, limit + 1)
-            else:
-                groups = self._groups(tx, tsquery(query), site, after, limit + 1)
-            hits = tuple(self._hit(tx, g, query) for g in groups[:limit])
+            groups = self._settle(tx, query, site, after, limit + 1)
+            hits = self._hits(tx, groups[:limit], query)
         if len(groups) <= limit:
             return Listing(hits)
         at, article_id = self._key(groups[limit - 1])
@@ -141,101 +257,251 @@ class Search(SqlBase):
         """Where a group sorts: the time of its last match, then its article id."""
         return self._at(group["last_at"]), int(group["article_id"])
 
-    def _groups(
-        self,
-        tx: Tx,
-        rendered: str,
-        site: str | None,
-        after: tuple[Any, ...] | None,
-        limit: int | None,
-        ids: Sequence[int] = (),
-    ) -> list[Any]:
-        """The matching revisions grouped per article, the most recent match first."""
-        sql, params = "", list[Any]([rendered])
-        if site is not None:
-            sql, params = " JOIN articles a ON a.id = m.article_id AND a.site = ?", [*params, site]
-        if ids:
-            sql, params = (
-                sql + f" WHERE m.article_id IN ({', '.join('?' * len(ids))})",
-                [
-                    *params,
-                    *ids,
-                ],
-            )
-        sql += " GROUP BY m.article_id"
-        if after is not None:
-            sql += " HAVING (max(m.fetched_at), m.article_id) < (?, ?)"
-            params += [self._ts(after[0]), after[1]]
-        sql += " ORDER BY last_at DESC, m.article_id DESC"
-        if limit is not None:
-            sql, params = sql + " LIMIT ?", [*params, limit]
-        return tx.all(
-            "SELECT m.article_id, min(m.number) AS first, max(m.number) AS last,"
-            f" max(m.fetched_at) AS last_at FROM ({self.SEARCH_MATCH}) m{sql}",
-            params,
-        )
-
-    def _phrase_groups(
+    def _settle(
         self,
         tx: Tx,
         query: SearchQuery,
         site: str | None,
         after: tuple[Any, ...] | None,
         limit: int,
-    ) -> list[Any]:
-        """`_groups` for a query with a phrase, without testing every document.
+    ) -> list[dict[str, Any]]:
+        """The first `limit` matching articles after the cursor, by the time of their last
+        match.
 
-        GIN keeps no word positions: a phrase is tested on each document its words are in,
-        reading the document, which for common words is most of them. So the articles whose
-        documents hold the phrase's words are found first from the index alone, with the time
-        of their last such revision: an upper bound of their last match. They are then tested
-        exactly, a growing batch at a time, in that order, until no article left untested can
-        sort before the page's last one."""
-        candidates = self._groups(tx, tsquery(query, loose=True), site, None, None)
-        exact = tsquery(query)
-        found: list[Any] = []
+        Candidates (articles where every group of the query has a term in some revision) are
+        taken a growing batch at a time in the order of an upper bound of that time (their
+        latest revision's), and settled exactly (where the query held, and when it last did),
+        until no candidate left can sort before the page's last one: a page of a common word
+        reads a few dozen articles, not every one that has it."""
+        pool = self._candidate_pool(tx, query, site)
+        found: list[dict[str, Any]] = []
+        below: tuple[datetime, int] | None = None
         start, size = 0, limit
-        while start < len(candidates):
-            batch = [c["article_id"] for c in candidates[start : start + size]]
-            found += self._groups(tx, exact, None, after, None, batch)
-            start, size = start + len(batch), size * 2
+        while True:
+            if pool is None:
+                batch = self._candidates(tx, query, site, below, size)
+                done = len(batch) < size
+            else:
+                batch, start = pool[start : start + size], start + size
+                done = start >= len(pool)
+            found += self._matches(tx, query, batch, after)
             found.sort(key=self._key, reverse=True)
-            if (
-                len(found) >= limit
-                and start < len(candidates)
-                and self._key(found[limit - 1]) > self._key(candidates[start])
-            ):
-                break
-        return found[:limit]
+            if done:
+                return found[:limit]
+            below = (batch[-1]["bound"], batch[-1]["article_id"])
+            if len(found) >= limit and self._key(found[limit - 1]) >= below:
+                return found[:limit]
+            size *= 2
 
-    def _hit(self, tx: Tx, group: Any, query: SearchQuery) -> SearchHit:
-        article_id, first, last = group["article_id"], group["first"], group["last"]
-        article = tx.one(
-            "SELECT url, site, revision_count FROM articles WHERE id = ?", (article_id,)
-        )
+    def _candidate_pool(
+        self, tx: Tx, query: SearchQuery, site: str | None
+    ) -> list[dict[str, Any]] | None:
+        """Every candidate, in order, when a group of the query is rare enough to list them
+        from the index (SQLite: always); None when every group is common, and the candidates
+        are better read down the articles' index a batch at a time (`_candidates`)."""
+        ids: set[int] | None = None
+        for group in query.groups:
+            rendered = [self._rendered_group(group)]
+            if self.SEARCH_RARE is None:
+                sql = f"SELECT DISTINCT m.article_id FROM ({self.SEARCH_MATCH}) m"
+                rows = tx.all(sql, rendered)
+            else:
+                rows = tx.all(
+                    f"SELECT m.article_id FROM ({self.SEARCH_MATCH}) m LIMIT {self.SEARCH_RARE}",
+                    rendered,
+                )
+                if len(rows) >= self.SEARCH_RARE:
+                    continue  # common: no list from this group
+            found = {r["article_id"] for r in rows}
+            ids = found if ids is None else ids & found
+        if ids is None:
+            return None
+        return self._articles_by_bound(tx, sorted(ids), site)
+
+    def _candidates(
+        self,
+        tx: Tx,
+        query: SearchQuery,
+        site: str | None,
+        below: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The next `limit` articles below `below` (in the order of their latest revision's
+        time, then id) where every group of the query has a term in some revision."""
+        where, params = [], list[Any]()
+        for group in query.groups:
+            where.append(self.SEARCH_ARTICLES)
+            params.append(self._rendered_group(group))
+        if site is not None:
+            where.append("a.site = ?")
+            params.append(site)
+        if below is not None:
+            where.append(f"({_BOUND}, a.id) < (?, ?)")
+            params += [self._ts(below[0]), below[1]]
         rows = tx.all(
-            "SELECT number, fetched_at, headline FROM revisions"
-            " WHERE article_id = ? AND number IN (?, ?, ?)",
-            (article_id, first, last, last + 1),
+            f"SELECT a.id, a.revision_count, {_BOUND} AS bound FROM articles a"
+            f" WHERE {' AND '.join(where)} ORDER BY {_BOUND} DESC, a.id DESC LIMIT ?",
+            [*params, limit],
         )
-        found = {r["number"]: r for r in rows}
-        content = tx.one(
-            "SELECT c.page FROM revisions r JOIN revision_content c ON c.revision_id = r.id"
-            " WHERE r.article_id = ? AND r.number = ?",
-            (article_id, last),
+        return [
+            {"article_id": r["id"], "latest": r["revision_count"], "bound": self._at(r["bound"])}
+            for r in rows
+        ]
+
+    def _articles_by_bound(
+        self, tx: Tx, ids: Sequence[int], site: str | None
+    ) -> list[dict[str, Any]]:
+        found = []
+        for i in range(0, len(ids), _PAIRS):
+            chunk = ids[i : i + _PAIRS]
+            where, params = f"a.id IN ({', '.join('?' * len(chunk))})", list[Any](chunk)
+            if site is not None:
+                where, params = where + " AND a.site = ?", [*params, site]
+            found += tx.all(
+                f"SELECT a.id, a.revision_count, {_BOUND} AS bound FROM articles a WHERE {where}",
+                params,
+            )
+        candidates = [
+            {"article_id": r["id"], "latest": r["revision_count"], "bound": self._at(r["bound"])}
+            for r in found
+        ]
+        candidates.sort(key=lambda c: (c["bound"], c["article_id"]), reverse=True)
+        return candidates
+
+    def _rendered(self, term: Term) -> str:
+        return _fts5_term(term) if self.SEARCH_SYNTAX == "fts5" else _ts_term(term)
+
+    def _rendered_group(self, group: Sequence[Term]) -> str:
+        """Any of the group's terms, as one query of the backend's syntax."""
+        either = " OR " if self.SEARCH_SYNTAX == "fts5" else " | "
+        return either.join(f"({self._rendered(t)})" for t in group)
+
+    def _matches(
+        self,
+        tx: Tx,
+        query: SearchQuery,
+        batch: Sequence[dict[str, Any]],
+        after: tuple[Any, ...] | None,
+    ) -> list[dict[str, Any]]:
+        """The batch's articles where the query holds, with their first and last matching
+        revision and the time of the last, after the cursor."""
+        if not batch:
+            return []
+        ids = [c["article_id"] for c in batch]
+        terms = {t for g in query.groups for t in g} | set(query.excluded)
+        present: dict[int, dict[Term, list[spans.Span]]] = {i: {} for i in ids}
+        for term in sorted(terms):
+            for article_id, runs in self._term_spans(tx, term, ids).items():
+                present[article_id][term] = runs
+        groups = []
+        for c in batch:
+            held = spans.matching(query, present[c["article_id"]])
+            ends = spans.first_and_last(held, c["latest"])
+            if ends is not None:
+                groups.append({**c, "first": ends[0], "last": ends[1]})
+        times = self._revision_rows(tx, [(g["article_id"], g["last"]) for g in groups])
+        matched = []
+        for group in groups:
+            group["last_at"] = times[(group["article_id"], group["last"])]["fetched_at"]
+            if after is None or self._key(group) < (after[0], after[1]):
+                matched.append(group)
+        return matched
+
+    def _term_spans(self, tx: Tx, term: Term, ids: Sequence[int]) -> dict[int, list[spans.Span]]:
+        """Where the term was present in these articles: from each revision that added a
+        piece holding it until the first later one that removed that piece."""
+        rows = tx.all(
+            "SELECT m.article_id, m.number, (SELECT min(x.number) FROM search_removed x"
+            " WHERE x.article_id = m.article_id AND x.piece = m.piece AND x.number > m.number)"
+            f" AS removed FROM ({self.SEARCH_MATCH}) m"
+            f" WHERE m.article_id IN ({', '.join('?' * len(ids))})",
+            [self._rendered(term), *ids],
         )
-        removed = found.get(last + 1)
+        runs: dict[int, list[spans.Span]] = {}
+        for r in rows:
+            end = spans.OPEN if r["removed"] is None else r["removed"]
+            runs.setdefault(r["article_id"], []).append((r["number"], end))
+        return {article_id: spans.normalise(found) for article_id, found in runs.items()}
+
+    def _hits(self, tx: Tx, groups: Sequence[Any], query: SearchQuery) -> tuple[SearchHit, ...]:
+        """The page's hits, read in a few queries for the whole page: their articles, the
+        revisions they name, and the last matching revisions' pages for the snippets."""
+        if not groups:
+            return ()
+        ids = [g["article_id"] for g in groups]
+        articles = {
+            r["id"]: r
+            for r in tx.all(
+                "SELECT id, url, site, revision_count FROM articles"
+                f" WHERE id IN ({', '.join('?' * len(ids))})",
+                ids,
+            )
+        }
+        numbers = [(g["article_id"], (g["first"], g["last"], g["last"] + 1)) for g in groups]
+        revisions = self._revision_rows(tx, [(a, n) for a, three in numbers for n in three])
+        lasts = [revisions[(g["article_id"], g["last"])]["id"] for g in groups]
+        pages = self._decoded(tx, None, lasts, PAGE)  # a damaged one is not there
+        return tuple(
+            self._hit(g, articles[g["article_id"]], revisions, pages, query) for g in groups
+        )
+
+    def _hit(
+        self,
+        group: Any,
+        article: Any,
+        revisions: Mapping[tuple[int, int], Any],
+        pages: Mapping[int, bytes | None],
+        query: SearchQuery,
+    ) -> SearchHit:
+        article_id, first, last = group["article_id"], group["first"], group["last"]
+        last_row = revisions[(article_id, last)]
+        removed = revisions.get((article_id, last + 1))
         return SearchHit(
             article_id=article_id,
             url=article["url"],
             site=article["site"],
-            headline=found[last]["headline"],
+            headline=last_row["headline"],
             first=first,
             last=last,
             latest=article["revision_count"],
-            first_at=self._at(found[first]["fetched_at"]),
-            last_at=self._at(found[last]["fetched_at"]),
+            first_at=self._at(revisions[(article_id, first)]["fetched_at"]),
+            last_at=self._at(last_row["fetched_at"]),
             removed_in=None if removed is None else last + 1,
             removed_at=None if removed is None else self._at(removed["fetched_at"]),
-            snippet=snippet(search_text(codec.decode_page(content["page"])), query.first_word),
+            snippet=_snippet(pages, last_row["id"], query),
         )
+
+    def _revision_rows(
+        self, tx: Tx, pairs: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], Any]:
+        """Revisions by (article id, number), those that exist."""
+        found = {}
+        for i in range(0, len(pairs), _PAIRS):
+            chunk = pairs[i : i + _PAIRS]
+            rows = tx.all(
+                f"{pairs_cte(len(chunk))} SELECT r.id, r.article_id, r.number, r.fetched_at,"
+                " r.headline FROM wanted w"
+                " JOIN revisions r ON r.article_id = w.article_id AND r.number = w.number",
+                [v for pair in chunk for v in pair],
+            )
+            found.update({(r["article_id"], r["number"]): r for r in rows})
+        return found
+
+
+def _snippet(pages: Mapping[int, bytes | None], revision_id: int, query: SearchQuery) -> str:
+    """Text around the first query word in that revision; a damaged revision still lists
+    (its headline and numbers come from elsewhere), saying so instead."""
+    if revision_id not in pages:
+        return DAMAGED_SNIPPET
+    page = codec.page_from_json(pages[revision_id] or b"{}")
+    return snippet(search_text(page), query.first_word)
+
+
+def _ts_term(term: Term) -> str:
+    """One term as `to_tsquery` text: words quoted (they hold letters and digits only)."""
+    return " <-> ".join(f"'{w}'" for w in term)
+
+
+def _fts5_term(term: Term) -> str:
+    """One term in FTS5 syntax: a quoted string (words hold no quote)."""
+    return '"' + " ".join(term) + '"'

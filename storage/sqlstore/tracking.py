@@ -88,10 +88,10 @@ class Tracking(Catalog, Search):
             return self._purge_counts(tx, article_id)
 
     def purge_article(self, article_id: int) -> PurgeCounts:
-        """Delete an article and its whole history: revisions, changes, events, fetches,
-        alerts, search index rows and every URL it was known under. The one exception to
-        append-only revisions: the article's row in `purges` lets the triggers allow it, for
-        this transaction only (schema 7)."""
+        """Delete an article and its whole history: revisions, changes, events, fetches (and
+        their daily counts), alerts, search index rows and every URL it was known under. The
+        one exception to append-only revisions: the article's row in `purges` lets the
+        triggers allow it, for this transaction only (schema 7)."""
         with self._tx(write=True) as tx:
             counts = self._purge_counts(tx, article_id)
             tx.execute("INSERT INTO purges (article_id) VALUES (?)", (article_id,))
@@ -100,7 +100,7 @@ class Tracking(Catalog, Search):
             tx.execute(f"DELETE FROM changes WHERE revision_id IN ({_REVISIONS})", one)
             self._unindex_article(tx, article_id)
             tx.execute(f"DELETE FROM revision_content WHERE revision_id IN ({_REVISIONS})", one)
-            for table in ("revisions", "events", "fetches", "article_urls"):
+            for table in ("revisions", "events", "fetches", "fetch_days", "article_urls"):
                 tx.execute(f"DELETE FROM {table} WHERE article_id = ?", one)
             tx.execute("DELETE FROM articles WHERE id = ?", one)
             tx.execute("DELETE FROM purges WHERE article_id = ?", one)
@@ -113,11 +113,18 @@ class Tracking(Catalog, Search):
             sql = f"SELECT count(*) AS n FROM {table} WHERE article_id = ?"
             return int(tx.one(sql, (article_id,))["n"])
 
+        rolled_up = int(  # checks rolled up into daily counts (schema 8) count as fetches
+            tx.one(
+                "SELECT coalesce(sum(not_modified + unchanged), 0) AS n FROM fetch_days"
+                " WHERE article_id = ?",
+                (article_id,),
+            )["n"]
+        )
         return PurgeCounts(
             url=article.url,
             revisions=count("revisions"),
             events=count("events"),
-            fetches=count("fetches"),
+            fetches=count("fetches") + rolled_up,
             alerts=count("alerts"),
         )
 

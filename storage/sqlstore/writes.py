@@ -10,34 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from redline.storage import codec
+from redline.storage import codec, delta
 from redline.storage.checks import CheckRecord, Error, NewRevision, PlannedAlert
 from redline.storage.errors import NotFound
 from redline.storage.model import Change, EventKind, Outcome, RecordResult
 from redline.storage.sqlstore.base import Tx, site_of, validate_url
+from redline.storage.sqlstore.encoding import Encoded, encode_batch
 from redline.storage.sqlstore.search import Search
-
-
-@dataclass(frozen=True, slots=True)
-class _Encoded:
-    """A new revision's stored forms, made before the transaction opens so that a write lock
-    is never held while compressing."""
-
-    page_blob: bytes | None = None
-    raw_blob: bytes | None = None
-
-    @classmethod
-    def of(cls, check: CheckRecord) -> _Encoded:
-        outcome = check.decision.outcome
-        if not isinstance(outcome, NewRevision):
-            return cls()
-        if (done := outcome.encoded) is not None:  # encoded by the caller (its process pool)
-            return cls(done.page, done.raw_html)
-        raw = None if outcome.raw_html is None else codec.compress_html(outcome.raw_html)
-        return cls(codec.encode_page(outcome.page), raw)
 
 
 class Writes(Search):
@@ -54,7 +35,7 @@ class Writes(Search):
         The batch's articles are locked, and its fetch ids looked up, in one statement each;
         the writes that follow need few answers back, so PostgreSQL can pipeline them."""
         order = sorted(range(len(checks)), key=lambda i: checks[i].article_id)
-        encoded = {i: _Encoded.of(checks[i]) for i in order}  # CPU work before the locks
+        encoded = self._encode(checks)  # CPU work before the locks
         recorded: dict[int, RecordResult] = {}
         with self._tx(write=True) as tx:
             # Lock first: a concurrent repeat of one of these fetches then waits here, and
@@ -70,10 +51,20 @@ class Writes(Search):
                 article = articles.pop(check.article_id, None)
                 if article is None:  # not there, or changed by an earlier check of the batch
                     article = self._article_row(tx, check.article_id)
-                recorded[i] = self._record_in(tx, check, encoded[i], article)
+                recorded[i] = self._record_in(tx, check, encoded.get(i), article)
                 if not recorded[i].stale:
                     done[check.fetch_id] = (recorded[i].outcome, recorded[i].revision)
         return [recorded[i] for i in range(len(checks))]
+
+    def _encode(self, checks: Sequence[CheckRecord]) -> dict[int, Encoded]:
+        """Each new revision's stored forms; one after the first is stored against its
+        article's keyframe (read first, in one query for the batch)."""
+        bases = {
+            (c.article_id, c.decision.outcome.base_revision)
+            for c in checks
+            if isinstance(c.decision.outcome, NewRevision) and c.decision.outcome.base_revision
+        }
+        return encode_batch(checks, self._bases(sorted(bases)), self.keyframe_every)
 
     _WRITE_COLUMNS = "id, url, revision_count, latest_hash"
 
@@ -101,7 +92,7 @@ class Writes(Search):
         return {r["fetch_id"]: (Outcome(r["outcome"]), r["revision"]) for r in rows}
 
     def _record_in(
-        self, tx: Tx, check: CheckRecord, encoded: _Encoded, article: Any
+        self, tx: Tx, check: CheckRecord, encoded: Encoded | None, article: Any
     ) -> RecordResult:
         decision = check.decision
         outcome = decision.outcome
@@ -112,6 +103,7 @@ class Writes(Search):
             self._move(tx, article["id"], decision.moved_to)
         number = None
         if isinstance(outcome, NewRevision):
+            assert encoded is not None  # every new revision of the batch was encoded
             number = self._append_revision(tx, check, outcome, encoded)
         self._append_alerts(tx, check, decision.alerts, number, event_ids)
         self._update_article(tx, check, number)
@@ -144,7 +136,7 @@ class Writes(Search):
         )
 
     def _append_revision(
-        self, tx: Tx, check: CheckRecord, outcome: NewRevision, encoded: _Encoded
+        self, tx: Tx, check: CheckRecord, outcome: NewRevision, encoded: Encoded
     ) -> int:
         number = outcome.base_revision + 1
         changes = outcome.changes
@@ -163,13 +155,27 @@ class Writes(Search):
                 check.fetch_id,
             ),
         )
-        # The new row is found by its fetch id, not by RETURNING: no answer to wait for.
+        # The new row is found by its fetch id, not by RETURNING: no answer to wait for; its
+        # base by number (it may be a keyframe written earlier in this transaction).
+        page, raw = encoded.page, encoded.raw
         tx.execute(
-            "INSERT INTO revision_content (revision_id, page, raw_html) "
-            "SELECT id, ?, ? FROM revisions WHERE fetch_id = ?",
-            (encoded.page_blob, encoded.raw_blob, check.fetch_id),
+            "INSERT INTO revision_content (revision_id, page, page_codec, page_sum, raw_html,"
+            " raw_codec, raw_sum, base_id) SELECT r.id, ?, ?, ?, ?, ?, ?,"
+            " (SELECT k.id FROM revisions k WHERE k.article_id = r.article_id AND k.number = ?)"
+            " FROM revisions r WHERE r.fetch_id = ?",
+            (
+                page.blob,
+                page.codec,
+                page.sum,
+                None if raw is None else raw.blob,
+                delta.STANDALONE if raw is None else raw.codec,
+                None if raw is None else raw.sum,
+                encoded.base,
+                check.fetch_id,
+            ),
         )
-        self._index_revision(tx, outcome.page, check.fetch_id)
+        previous = None if encoded.previous is None else codec.page_from_json(encoded.previous)
+        self._index_revision(tx, check.article_id, number, outcome.page, previous)
         if changes:
             tx.executemany(
                 "INSERT INTO changes (revision_id, position, field, kind, class, old, new, patch, "
