@@ -144,6 +144,31 @@ def test_revisions_after_the_first_are_stored_against_a_keyframe(store):
     assert store.raw_html(article_id, 20) == htmls[-1]
 
 
+def test_an_article_that_drifted_from_its_keyframe_starts_a_new_one(store):
+    """Rewritten text, or a new page around the same text, is stored as a new keyframe before
+    one is due; an edit after it is stored against it."""
+    article, _ = store.add_article(URL, NOW)
+    text = tuple(f"Sentence {n} of the first telling of the story." for n in range(40))
+    rewritten = tuple(f"Wholly new paragraph {n}, written again from the top." for n in range(40))
+    html = ("<html>" + "".join(f"<p>{s}</p>" for s in text) + FOOTER).encode()
+    other_html = bytes(reversed(html)) + bytes(range(256))  # a new template, same text
+    pages = [
+        (Page(headline="H", body=text), html),
+        (Page(headline="H", body=(*text[:-1], "An edit.")), html + b"<!-- 2 -->"),
+        (Page(headline="H", body=rewritten), html + b"<!-- 3 -->"),  # the text rewritten
+        (Page(headline="H", body=(*rewritten[:-1], "An edit.")), html + b"<!-- 4 -->"),
+        (Page(headline="H2", body=(*rewritten[:-1], "An edit.")), other_html),  # new template
+    ]
+    for number, (page, raw) in enumerate(pages, start=1):
+        at = NOW + timedelta(minutes=number)
+        store.record(revision(article.id, f"d{number}", page, base=number - 1, raw_html=raw, at=at))
+    bases = [r["base_number"] for r in stored_rows(store, article.id)]
+    assert bases == [None, 1, None, 3, None]
+    for number, (page, raw) in enumerate(pages, start=1):
+        assert store.revision(article.id, number).page == page
+        assert store.raw_html(article.id, number) == raw
+
+
 def test_two_revisions_of_one_article_in_one_batch(store):
     """A batch that writes revisions 2 and 3 of one article: the later builds on the earlier."""
     article, _ = store.add_article(URL, NOW)
