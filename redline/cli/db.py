@@ -207,8 +207,10 @@ def _stats_json(sizes: StoreSizes) -> dict[str, object]:
 
 
 def _size(value: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+    """Binary units, named as such (what `du -h` and the benchmarks say)."""
+    unit = "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
         value /= 1024
-    return f"{value:,.1f} TB"
+    return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
