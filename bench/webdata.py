@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from redline.crawler.diff.compare import compare  # noqa: E402
 from redline.storage import ChangeQuery, codec, delta, open_store  # noqa: E402
 from redline.storage.model import Change, Page  # noqa: E402
+from redline.storage.sqlstore.search import search_text  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "extraction" / "ground-truth.json"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
