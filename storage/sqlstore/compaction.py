@@ -22,20 +22,9 @@ import zstandard
 from redline.storage import delta
 from redline.storage.model import Compacted
 from redline.storage.sqlstore.content import Content
+from redline.storage.sqlstore.encoding import Keyframe
 
 BATCH = 32  # rows per write transaction: a few ms of lock on SQLite
-
-
-@dataclass(slots=True)
-class _Frame:
-    """The keyframe the next rows are stored against, decoded."""
-
-    revision_id: int
-    number: int
-    page: bytes
-    page_size: int
-    raw: bytes | None
-    raw_size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +99,7 @@ class Compaction(Content):
         bases = {int(r["base_id"]) for r in rows if r["base_id"] is not None}
         latest = max(int(r["number"]) for r in rows)
         legacy = [r for r in rows if r["legacy"]]
-        frame: _Frame | None = None
+        frame: Keyframe | None = None
         done = Compacted(articles=1)
         for start in range(0, len(legacy), batch):
             chunk = legacy[start : start + batch]
@@ -125,8 +114,8 @@ class Compaction(Content):
         return done
 
     def _plan_chunk(
-        self, chunk: Sequence[Any], frame: _Frame | None, latest: int, bases: set[int]
-    ) -> tuple[list[_Update], _Frame | None]:
+        self, chunk: Sequence[Any], frame: Keyframe | None, latest: int, bases: set[int]
+    ) -> tuple[list[_Update], Keyframe | None]:
         """The updates of one chunk of old rows (all standalone), in revision order."""
         with self._tx() as tx:
             stored = {
@@ -156,14 +145,8 @@ class Compaction(Content):
                 update = _against(revision_id, page, raw, frame, before, blobs["raw_html"])
             if update is None:  # a keyframe: its bytes stay, it gains its checksums
                 update = _keyframe(revision_id, blobs, page, raw, before)
-                frame = _Frame(
-                    revision_id,
-                    number,
-                    page,
-                    len(blobs["page"]),
-                    raw,
-                    0 if raw is None else len(blobs["raw_html"]),
-                )
+                raw_size = 0 if raw is None else len(blobs["raw_html"])
+                frame = Keyframe(number, page, len(blobs["page"]), raw, raw_size, revision_id)
             updates.append(update)
         return updates, frame
 
@@ -202,7 +185,7 @@ def _against(
     revision_id: int,
     page: bytes,
     raw: bytes | None,
-    frame: _Frame,
+    frame: Keyframe,
     before: int,
     raw_blob: bytes | None,
 ) -> _Update | None:

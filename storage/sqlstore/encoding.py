@@ -21,6 +21,7 @@ class Keyframe:
     page_size: int
     raw: bytes | None
     raw_size: int
+    revision_id: int | None = None  # its row, where the caller knows it (`compact`)
 
 
 @dataclass(frozen=True, slots=True)
