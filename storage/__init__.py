@@ -68,6 +68,7 @@ from redline.storage.model import (
     SourceOrigin,
     StoreSizes,
     TableSize,
+    Verified,
 )
 
 __all__ = [
@@ -131,6 +132,7 @@ __all__ = [
     "TableSize",
     "Unavailable",
     "Unchanged",
+    "Verified",
 ]
 
 from redline.storage.open import open_store

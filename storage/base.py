@@ -38,6 +38,7 @@ from redline.storage.model import (
     SourceKind,
     SourceOrigin,
     StoreSizes,
+    Verified,
 )
 
 
@@ -271,6 +272,17 @@ class Store(Protocol):
     ) -> Compacted:
         """Re-encode revisions written before schema 8 against their article's keyframes, in
         short transactions (safe while the daemon runs; resumes where it stopped)."""
+        ...
+
+    def verify(
+        self,
+        *,
+        batch: int = ...,
+        damaged: Callable[[DamagedRevision], None] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Verified:
+        """Decode every revision's stored content and check it against its checksums; each
+        damaged one is handed to `damaged`."""
         ...
 
     def legacy_revisions(self) -> int:

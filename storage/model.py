@@ -187,6 +187,14 @@ class PurgeCounts:
 
 # --- keeping the database small: what `redline db compact` and `db stats` report --------------
 @dataclass(frozen=True, slots=True)
+class Verified:
+    """What `verify` read: revisions checked, and damaged parts (Page or raw HTML) found."""
+
+    revisions: int = 0
+    damaged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Compacted:
     """What one `compact` call did."""
 

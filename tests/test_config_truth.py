@@ -118,6 +118,8 @@ READERS = [
     ("alerts", "show", "1"),
     ("alerts", "retry", "--failed"),
     ("serve", "--port", "0"),
+    ("db", "stats"),
+    ("db", "verify"),
 ]
 
 

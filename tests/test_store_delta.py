@@ -417,3 +417,22 @@ def test_the_web_app_names_a_damaged_revision_and_serves_the_rest(store):
         assert "Content-Security-Policy" in page.headers
         assert client.get(f"/api/v1/articles/{article_id}/revisions/4").status_code == 200
         assert client.get(f"/articles/{article_id}").status_code == 200
+
+
+def test_verify_names_each_damaged_revision_and_only_those(store, db_url):
+    article_id, _, htmls = five_revisions(store)
+    legacy_article(store, "https://old.example/story", 3)  # no checksums yet: read, not judged
+    clean = CliRunner().invoke(cli, ["--db", db_url, "db", "verify"])
+    assert clean.exit_code == 0, clean.output
+    assert "8 revisions read back, Page and raw HTML: none damaged" in clean.stdout
+    wrong = codecs.compress_against(b"<html>something else entirely</html>", htmls[0])
+    overwrite(store, article_id, 3, "raw_html", wrong)
+    found: list[DamagedRevision] = []
+    done = store.verify(batch=2, damaged=found.append)
+    assert (done.revisions, done.damaged) == (8, 1)
+    assert [(e.article_id, e.number) for e in found] == [(article_id, 3)]
+    assert "raw HTML" in str(found[0]) and URL in str(found[0])
+    result = CliRunner().invoke(cli, ["--db", db_url, "db", "verify"])
+    assert result.exit_code == 1
+    assert "8 revisions read: 1 damaged" in result.stdout
+    assert result.stderr.count("\n") == 1 and "revision 3: its stored raw HTML" in result.stderr
