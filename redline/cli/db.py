@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from redline.cli.app import App, emit_json, terminal_safe, when
+from redline.cli.app import App, RedlineError, emit_json, terminal_safe, when
 from redline.storage import Compacted, DamagedRevision, StoreSizes, open_store
 from redline.storage.delta import KEYFRAME_EVERY, MAX_KEYFRAME_EVERY
 from redline.storage.migrations import latest_version
@@ -146,16 +146,14 @@ def verify_command(app: App) -> None:
     Example:
       redline --db sqlite:////var/backups/redline/copy.sqlite db verify
     """
-    found: list[str] = []
 
     def report(exc: DamagedRevision) -> None:
-        found.append(str(exc))
-        click.echo(f"redline: error: {terminal_safe(str(exc))}", err=True)
+        RedlineError(terminal_safe(str(exc))).show()
 
     with closing(open_store(app.config.database_url, create=False)) as store:
         done = store.verify(damaged=report)
-    if found:
-        click.echo(f"{done.revisions:,} revisions read: {len(found)} damaged (above)")
+    if done.damaged:
+        click.echo(f"{done.revisions:,} revisions read: {done.damaged} damaged (above)")
         raise SystemExit(1)
     click.echo(f"{done.revisions:,} revisions read back, Page and raw HTML: none damaged")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from redline.cli.app import App, emit_json, terminal_safe
+from redline.cli.app import App, RedlineError, emit_json, terminal_safe
 from redline.durations import parse_duration
 from redline.storage import DamagedRevision, Event, Revision, Store
 from redline.storage.codec import page_to_dict
@@ -160,7 +160,7 @@ def export_command(app: App, fmt: str, since: str | None) -> None:
 
     def report(exc: DamagedRevision) -> None:
         left_out.append(exc)
-        click.echo(f"redline: error: {terminal_safe(str(exc))}; left out of the export", err=True)
+        RedlineError(f"{terminal_safe(str(exc))}; left out of the export").show()
 
     stream = records(app.store(), start, report)
     if fmt == "jsonl":

@@ -22,7 +22,7 @@ import zstandard
 from redline.storage import delta
 from redline.storage.model import Compacted
 from redline.storage.sqlstore.content import Content
-from redline.storage.sqlstore.encoding import Keyframe
+from redline.storage.sqlstore.encoding import Keyframe, parts_against
 
 BATCH = 32  # rows per write transaction: a few ms of lock on SQLite
 
@@ -173,35 +173,28 @@ class Compaction(Content):
         return len(updates)
 
 
+def _kept(blob: bytes | None, data: bytes | None) -> delta.Stored | None:
+    """A part kept in its stored standalone frame, given the checksum of what it decodes to."""
+    if blob is None or data is None:
+        return None
+    return delta.Stored(delta.STANDALONE, bytes(blob), delta.checksum(data))
+
+
 def _keyframe(revision_id: int, blobs: Any, page: bytes, raw: bytes | None, before: int) -> _Update:
-    page_part = delta.Stored(delta.STANDALONE, bytes(blobs["page"]), delta.checksum(page))
-    raw_part = None
-    if raw is not None:
-        raw_part = delta.Stored(delta.STANDALONE, bytes(blobs["raw_html"]), delta.checksum(raw))
-    return _Update(revision_id, page_part, raw_part, None, before)
+    page_part = _kept(blobs["page"], page)
+    assert page_part is not None  # every row has a Page
+    return _Update(revision_id, page_part, _kept(blobs["raw_html"], raw), None, before)
 
 
 def _against(
-    revision_id: int,
-    page: bytes,
-    raw: bytes | None,
-    frame: Keyframe,
-    before: int,
-    raw_blob: bytes | None,
+    revision_id: int, page: bytes, raw: bytes | None, frame: Keyframe, before: int, raw_blob: Any
 ) -> _Update | None:
     """The row stored against `frame`, checked by decoding it again; None when it would not
-    pay (`delta.drifted`) or would not decode to the same bytes."""
-    page_part = delta.against(page, frame.page)
-    if delta.drifted(len(page_part.blob), frame.page_size):
+    pay (`parts_against`) or would not decode to the same bytes."""
+    parts = parts_against(frame, page, raw, lambda: _kept(raw_blob, raw))
+    if parts is None:
         return None
-    raw_part = None
-    if raw is not None and raw_blob is not None:
-        if frame.raw is None:
-            raw_part = delta.Stored(delta.STANDALONE, bytes(raw_blob), delta.checksum(raw))
-        else:
-            raw_part = delta.against(raw, frame.raw)
-            if delta.drifted(len(raw_part.blob), frame.raw_size):
-                return None
+    page_part, raw_part = parts
     try:
         if delta.decode(page_part.codec, page_part.blob, frame.page, page_part.sum) != page:
             return None

@@ -5,7 +5,7 @@ batch's base revisions are stored against."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from redline.storage import codec, delta
@@ -89,26 +89,40 @@ def encode(outcome: NewRevision, keyframe: Keyframe | None, every: int) -> tuple
 def _against(
     outcome: NewRevision, page: bytes, raw: bytes | None, keyframe: Keyframe
 ) -> Encoded | None:
-    """Stored against the keyframe; None when that would not pay (`delta.drifted`). The Page
-    is tried first: a text rewritten from its keyframe's (its delta over half the keyframe's
-    Page) makes a new keyframe without the raw HTML's delta, ten times the Page's work, being
-    made and thrown away."""
+    """Stored against the keyframe; None when that would not pay."""
     done = outcome.encoded  # its checksums, when the pool made them
     page_sum, raw_sum = (None, None) if done is None else (done.page_sum, done.raw_sum)
+    parts = parts_against(
+        keyframe, page, raw, lambda: _standalone_raw(outcome, raw), page_sum, raw_sum
+    )
+    return None if parts is None else Encoded(*parts, keyframe.number)
+
+
+def parts_against(
+    keyframe: Keyframe,
+    page: bytes,
+    raw: bytes | None,
+    standalone_raw: Callable[[], delta.Stored | None],
+    page_sum: bytes | None = None,
+    raw_sum: bytes | None = None,
+) -> tuple[delta.Stored, delta.Stored | None] | None:
+    """A revision's Page and raw HTML stored against `keyframe` (raw HTML standalone when the
+    keyframe kept none); None when that would not pay (`delta.drifted`): the article moved far
+    from its keyframe and should start a new one. The Page is tried first: a text rewritten
+    from its keyframe's makes a new keyframe without the raw HTML's delta, ten times the
+    Page's work, being made and thrown away. The writer and `compact` both decide here."""
     page_part = delta.against(page, keyframe.page, page_sum)
     if delta.drifted(len(page_part.blob), keyframe.page_size):
         return None
     raw_part = None
-    if raw is not None:  # with no raw HTML to build on, this part alone is standalone
+    if raw is not None:
         raw_part = (
-            _standalone_raw(outcome, raw)
-            if keyframe.raw is None
-            else delta.against(raw, keyframe.raw, raw_sum)
+            standalone_raw() if keyframe.raw is None else delta.against(raw, keyframe.raw, raw_sum)
         )
     size = len(page_part.blob) + (0 if raw_part is None else len(raw_part.blob))
     if delta.drifted(size, keyframe.page_size + keyframe.raw_size):
         return None
-    return Encoded(page_part, raw_part, keyframe.number)
+    return page_part, raw_part
 
 
 def _page_json(outcome: NewRevision) -> bytes:
